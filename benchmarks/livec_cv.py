@@ -1,0 +1,133 @@
+"""5-fold cross-validation of the full training recipe on LIVE-C (the development part in ../shared/data).
+
+    python benchmarks/livec_cv.py                 # full recipe, about 8 minutes per fold on 2 CPU cores
+    python benchmarks/livec_cv.py --smoke         # the same code shrunk to a minute (checks the script)
+
+Each fold trains on 4/5 of the photos (of which `val_fraction` is held out for best-epoch selection and
+spread calibration) and is scored on the remaining 1/5, which training never sees. Folds are seeded, so the
+export benchmark and the feature baseline can reuse exactly the same split (`fold_indices`). Every fold
+keeps its run folder under --work, so an interrupted benchmark resumes where it stopped and finished folds
+are not trained again.
+
+Writes `benchmarks/results/livec_cv.json`: per-fold metrics and mean ± std under "float" (other keys in an
+existing file, such as "int8" from the export benchmark, are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training import atomic  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.dataset import load_image_set, split_train_val  # noqa: E402
+from training.evaluate import evaluate_set  # noqa: E402
+from training.rating_tables import read_ratings  # noqa: E402
+from training.train import TrainingRun  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_cv.json"
+DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_cv"
+SUMMARY_KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good")
+
+
+def fold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
+    """Test indices of each fold: a seeded permutation cut into `folds` nearly equal parts."""
+    order = np.random.default_rng(seed).permutation(n)
+    return [np.sort(part) for part in np.array_split(order, folds)]
+
+
+def summarise(per_fold: list[dict]) -> dict:
+    """Mean and std (over folds) of every headline metric, plus the pooled prediction spread."""
+    out: dict[str, float] = {}
+    for key in SUMMARY_KEYS:
+        values = np.array([f[key] for f in per_fold], dtype=float)
+        out[f"{key}_mean"] = float(np.mean(values))
+        out[f"{key}_std"] = float(np.std(values))
+    out["predicted_std_mean"] = float(np.mean([f["predicted_spread"]["std"] for f in per_fold]))
+    out["human_std_mean"] = float(np.mean([f["human_spread"]["std"] for f in per_fold]))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with labels.csv and images/")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only-fold", type=int, help="run just this fold (0-based), e.g. to spread work")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="per-fold run folders (resumable)")
+    parser.add_argument("--smoke", action="store_true", help="tiny images and epochs: checks the script only")
+    parser.add_argument("--weights", default="imagenet")
+    args = parser.parse_args(argv)
+
+    config = TrainConfig.smoke() if args.smoke else TrainConfig()
+    config = replace(config, weights=args.weights)
+    table = read_ratings(args.data / "labels.csv", (0, 100))
+    started = time.time()
+    data, skipped = load_image_set(table, args.data, config.image_size)
+    if skipped:
+        print(f"warning: {len(skipped)} images skipped: " + "; ".join(f"{s.image}: {s.reason}" for s in skipped[:5]))
+    folds = fold_indices(len(data), args.folds, args.seed)
+    work = args.work / ("smoke" if args.smoke else "full")
+    per_fold: list[dict] = []
+    for k, test_idx in enumerate(folds):
+        if args.only_fold is not None and k != args.only_fold:
+            continue
+        fold_dir = work / f"fold_{k}"
+        result_file = fold_dir / "test_metrics.json"
+        if result_file.exists():
+            per_fold.append(json.loads(result_file.read_text()))
+            print(f"fold {k}: already done, SRCC {per_fold[-1]['srcc']:.4f}")
+            continue
+        train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
+        train_all = data.subset(train_idx)
+        inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
+        print(f"fold {k}: {len(inner_train)} train / {len(inner_val)} val / {len(test_idx)} test photos")
+        t0 = time.time()
+        model = TrainingRun(config, train_all.subset(inner_train), train_all.subset(inner_val), fold_dir).fit()
+        test = evaluate_set(model, data.subset(test_idx), fold_dir / "test", title=f"LIVE-C fold {k} (held out)")
+        test["fold"] = k
+        test["train_seconds"] = round(time.time() - t0, 1)
+        atomic.write_json(result_file, test)
+        per_fold.append(test)
+        print(f"fold {k}: test SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} RMSE {test['rmse']:.3f}"
+              f" ({test['train_seconds']:.0f} s)")
+
+    if args.smoke and args.out == DEFAULT_OUT:
+        args.out = args.out.with_name("livec_cv_smoke.json")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results.update(
+        {
+            "dataset": "LIVE-C development part (../shared/data/live_challenge_dev), MOS 0-100 mapped to 0-5",
+            "images": len(data),
+            "folds": args.folds,
+            "fold_seed": args.seed,
+            "recipe": config.to_dict(),
+            "smoke": args.smoke,
+            "float_per_fold": per_fold,
+            "float": summarise(per_fold) if per_fold else {},
+            "complete": len(per_fold) == args.folds,
+            "command": "python benchmarks/livec_cv.py" + (" --smoke" if args.smoke else ""),
+            "wall_seconds": round(time.time() - started, 1),
+        }
+    )
+    atomic.write_json(args.out, results)
+    f = results["float"]
+    if f:
+        print(f"{len(per_fold)} folds: SRCC {f['srcc_mean']:.4f} ± {f['srcc_std']:.4f}, "
+              f"PLCC {f['plcc_mean']:.4f} ± {f['plcc_std']:.4f} -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Shared test helpers: small generated photos and rating tables, no network, no pretrained weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def textured_photo(seed: int, size: int = 96) -> Image.Image:
+    """A colourful random-texture 'photo' with edges, so blur visibly destroys detail."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, size=(size // 8, size // 8, 3), dtype=np.uint8)
+    img = Image.fromarray(base).resize((size, size), Image.NEAREST)
+    noise = rng.integers(-20, 21, size=(size, size, 3))
+    return Image.fromarray(np.clip(np.asarray(img, dtype=int) + noise, 0, 255).astype(np.uint8))
+
+
+@pytest.fixture
+def rated_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """12 photos (sharp ones rated high, blurred ones low) and a MOS table on 0–100."""
+    images = tmp_path / "photos"
+    images.mkdir()
+    rows = ["image,mos"]
+    for i in range(12):
+        img = textured_photo(i)
+        blur = i % 3
+        if blur:
+            img = img.filter(ImageFilter.GaussianBlur(radius=2 * blur))
+        name = f"p{i:02d}.{'jpg' if i % 2 else 'png'}"
+        img.save(images / name)
+        rows.append(f"{name},{90 - 35 * blur + i}")
+    table = tmp_path / "ratings.csv"
+    table.write_text("\n".join(rows) + "\n")
+    return table, images

@@ -1,0 +1,284 @@
+"""Rating tables load onto the 0–5 star scale, and every way a hand-edited table goes wrong is reported
+with the file name and the spreadsheet row number, so a bad label never reaches training silently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from training.rating_tables import RatedImage, RatingTableError, read_ratings
+from training.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
+
+
+def write(tmp_path: Path, text: str, name: str = "labels.csv", encoding: str = "utf-8") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def error_of(path: Path, score_range: tuple[float, float] = (0, 100), **kwargs: str) -> str:
+    with pytest.raises(RatingTableError) as info:
+        read_ratings(path, score_range, **kwargs)
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+def by_image(table) -> dict[str, RatedImage]:
+    return {item.image: item for item in table.items}
+
+
+# --- score_scale -------------------------------------------------------------------------------------------
+
+
+def test_to_stars_and_back_round_trip() -> None:
+    mos = np.array([0.0, 12.5, 50.0, 87.3, 100.0])
+    stars = to_stars(mos, 0, 100)
+    np.testing.assert_allclose(stars, [0.0, 0.625, 2.5, 4.365, 5.0])
+    np.testing.assert_allclose(from_stars(stars, 0, 100), mos)
+    np.testing.assert_allclose(to_stars([1, 3, 5], 1, 5), [0.0, 2.5, 5.0])
+    np.testing.assert_allclose(from_stars(to_stars([1, 7, 10], 1, 10), 1, 10), [1, 7, 10])
+    assert GOOD_THRESHOLD == 2.5
+
+
+@pytest.mark.parametrize("low, high", [(5, 5), (10, 0), (0, float("inf"))])
+def test_to_stars_rejects_bad_range(low: float, high: float) -> None:
+    with pytest.raises(ValueError):
+        to_stars([1.0], low, high)
+    with pytest.raises(ValueError):
+        from_stars([1.0], low, high)
+
+
+def test_round_half_stars() -> None:
+    got = round_half_stars([0.0, 0.24, 0.25, 1.74, 2.26, 2.75, 4.9, 5.3, -0.4])
+    np.testing.assert_array_equal(got, [0.0, 0.0, 0.5, 1.5, 2.5, 3.0, 5.0, 5.0, 0.0])
+
+
+# --- MOS tables --------------------------------------------------------------------------------------------
+
+
+LIVE_C = (
+    "image,mos,mos_std,split,original_name,original_sha256\n"
+    "images/a.jpg,0,10,train,a.JPG,aa\n"
+    "images/b.jpg,50,20,val,b.JPG,bb\n"
+    "images/c.jpg,100,0,test,c.JPG,cc\n"
+)
+
+
+def test_live_c_mos_maps_onto_stars_with_std(tmp_path: Path) -> None:
+    table = read_ratings(write(tmp_path, LIVE_C), (0, 100))
+    assert table.kind == "mos"
+    assert table.score_range == (0.0, 100.0)
+    assert [i.image for i in table.items] == ["images/a.jpg", "images/b.jpg", "images/c.jpg"]
+    assert [i.score for i in table.items] == pytest.approx([0.0, 2.5, 5.0])
+    assert [i.score_std for i in table.items] == pytest.approx([0.5, 1.0, 0.0])
+    assert all(i.n_votes == 1 and i.group is None for i in table.items)
+
+
+def test_mos_without_std_column_and_whitespace_is_stripped(tmp_path: Path) -> None:
+    table = read_ratings(write(tmp_path, "Image_Name , Score\n  x.png , 3 \n/abs/y.png,5\n"), (1, 5))
+    assert table.items == [RatedImage("x.png", 2.5, 1, None, None), RatedImage("/abs/y.png", 5.0, 1, None, None)]
+
+
+def test_explicit_column_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "id,photo,q,dataset,src\n1,a.jpg,4,koniq,s1\n2,b.jpg,2,koniq,s1\n")
+    table = read_ratings(path, (1, 5), image_column="photo", score_column="q", group_column="src")
+    assert [(i.image, i.score, i.group) for i in table.items] == [("a.jpg", 3.75, "s1"), ("b.jpg", 1.25, "s1")]
+
+
+def test_group_column_named_group_is_used_without_asking(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,score,group,source\na.jpg,1,g1,flickr\nb.jpg,2,,flickr\n")
+    table = read_ratings(path, (0, 5))
+    assert [i.group for i in table.items] == ["g1", None]
+
+
+def test_source_column_is_not_a_group_unless_asked(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,score,source\na.jpg,1,flickr\n")
+    assert read_ratings(path, (0, 5)).items[0].group is None
+    assert read_ratings(path, (0, 5), group_column="source").items[0].group == "flickr"
+
+
+def test_mos_count_column_sets_n_votes(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,mos,n_votes\na.jpg,1,12\nb.jpg,2,30\nc.jpg,3,12\n")
+    table = read_ratings(path, (1, 5))
+    assert [i.n_votes for i in table.items] == [12, 30, 12]
+    assert table.vote_count_summary() == {
+        "images": 3, "votes_total": 54, "min": 12, "median": 12.0, "max": 30, "histogram": {12: 2, 30: 1},
+    }
+
+
+def test_semicolon_delimited_file_with_bom(tmp_path: Path) -> None:
+    path = write(tmp_path, "image;mos;mos_std\r\na.jpg;25;5\r\nb.jpg;75,5;10\r\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    table = read_ratings(path, (0, 100))
+    assert [i.image for i in table.items] == ["a.jpg", "b.jpg"]
+    assert [i.score for i in table.items] == pytest.approx([1.25, 3.775])  # decimal comma in a ;-file
+    assert [i.score_std for i in table.items] == pytest.approx([0.25, 0.5])
+
+
+def test_tab_delimited_file(tmp_path: Path) -> None:
+    table = read_ratings(write(tmp_path, "filename\tquality\na b.jpg\t4\n"), (0, 5))
+    assert table.items[0].image == "a b.jpg" and table.items[0].score == 4.0
+
+
+# --- crowd votes tables ------------------------------------------------------------------------------------
+
+
+def test_binary_votes_five_raters_words_and_digits(tmp_path: Path) -> None:
+    rows = ["image,rater,vote"]
+    rows += [f"a.jpg,r{i},{v}" for i, v in enumerate(["good", "GOOD", "Bad", "yes", "no"])]  # 3 good
+    rows += [f"b.jpg,r{i},{v}" for i, v in enumerate(["1", "0", "0", "1", "1"])]  # 3 good
+    rows += [f"c.jpg,r{i},{v}" for i, v in enumerate(["true", "pass", "fail", "False", "0"])]  # 2 good
+    table = read_ratings(write(tmp_path, "\n".join(rows) + "\n"), (0, 1))
+    assert table.kind == "votes"
+    items = by_image(table)
+    assert list(items) == ["a.jpg", "b.jpg", "c.jpg"]
+    assert items["a.jpg"].score == pytest.approx(3.0)
+    assert items["b.jpg"].score == pytest.approx(3.0)
+    assert items["c.jpg"].score == pytest.approx(2.0)
+    assert items["a.jpg"].n_votes == 5
+    assert items["a.jpg"].score_std == pytest.approx(np.std([5, 5, 0, 5, 0]))
+
+
+def test_binary_votes_four_raters_is_fraction_times_five(tmp_path: Path) -> None:
+    rows = ["image,worker_id,label"] + [f"a.jpg,w{i},{v}" for i, v in enumerate([1, 0, 0, 0])]
+    rows += [f"b.jpg,w{i},{v}" for i, v in enumerate([1, 1, 1, 0])]
+    items = by_image(read_ratings(write(tmp_path, "\n".join(rows) + "\n"), (0, 1)))
+    assert items["a.jpg"].score == pytest.approx(1.25)
+    assert items["b.jpg"].score == pytest.approx(3.75)
+    assert items["b.jpg"].n_votes == 4
+
+
+def test_likert_one_to_five(tmp_path: Path) -> None:
+    rows = ["img,annotator,rating"]
+    rows += [f"top.jpg,u{i},5" for i in range(3)] + [f"low.jpg,u{i},1" for i in range(4)]
+    rows += ["mid.jpg,u0,2", "mid.jpg,u1,4", "mid.jpg,u2,5"]
+    table = read_ratings(write(tmp_path, "\n".join(rows) + "\n"), (1, 5))
+    items = by_image(table)
+    assert items["top.jpg"].score == pytest.approx(5.0) and items["top.jpg"].score_std == 0.0
+    assert items["low.jpg"].score == pytest.approx(0.0)
+    assert items["mid.jpg"].score == pytest.approx((11 / 3 - 1) / 4 * 5)
+    assert items["mid.jpg"].score_std == pytest.approx(np.std([1.25, 3.75, 5.0]))
+    assert table.vote_count_summary() == {
+        "images": 3, "votes_total": 10, "min": 3, "median": 3.0, "max": 4, "histogram": {3: 2, 4: 1},
+    }
+
+
+def test_likert_one_to_ten_words_rejected(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote\na.jpg,r1,10\na.jpg,r2,1\nb.jpg,r1,7\n")
+    items = by_image(read_ratings(path, (1, 10)))
+    assert items["a.jpg"].score == pytest.approx(2.5)
+    assert items["b.jpg"].score == pytest.approx(6 / 9 * 5)
+    bad = write(tmp_path, "image,rater,vote\na.jpg,r1,good\n", name="words.csv")
+    assert "row 2: vote 'good' is not a number" in error_of(bad, (1, 10))
+
+
+def test_explicit_rater_column_makes_a_votes_table(tmp_path: Path) -> None:
+    path = write(tmp_path, "file,who,score\na.jpg,x,4\na.jpg,y,2\n")
+    table = read_ratings(path, (0, 5), rater_column="who")
+    assert table.kind == "votes" and table.items[0].score == 3.0 and table.items[0].n_votes == 2
+
+
+def test_duplicate_rater_vote_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote\na.jpg,r1,1\nb.jpg,r1,0\na.jpg,r2,1\na.jpg,r1,0\n")
+    message = error_of(path, (0, 1))
+    assert "rows 2 and 5: rater 'r1' voted twice on 'a.jpg'" in message
+
+
+def test_votes_with_conflicting_groups_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote,group\na.jpg,r1,1,g1\na.jpg,r2,1,g2\n")
+    assert "rows 2 and 3 put 'a.jpg' in different groups 'g1' and 'g2'" in error_of(path, (0, 1))
+
+
+# --- errors ------------------------------------------------------------------------------------------------
+
+
+def test_file_not_found(tmp_path: Path) -> None:
+    assert "file not found" in error_of(tmp_path / "nope.csv")
+
+
+@pytest.mark.parametrize("text", ["", "image,mos\n", "image,mos\n,\n\n"])
+def test_no_data_rows(tmp_path: Path, text: str) -> None:
+    assert "no data rows" in error_of(write(tmp_path, text))
+
+
+def test_missing_columns_list_available(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "picture,stars\na.jpg,3\n"))
+    assert "no image column" in message and "no score column" in message
+    assert "'picture', 'stars'" in message
+
+
+def test_explicit_column_that_does_not_exist(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "image,mos\na.jpg,3\n"), score_column="MOS_Z", group_column="src")
+    assert "score column 'MOS_Z' (score_column=) not found; available columns: 'image', 'mos'" in message
+    assert "group column 'src' (group_column=) not found" in message
+    message = error_of(write(tmp_path, "image,mos\na.jpg,3\n", name="v.csv"), rater_column="rater")
+    assert "rater column 'rater' (rater_column=) not found" in message
+
+
+def test_all_row_errors_are_collected(tmp_path: Path) -> None:
+    text = (
+        "image,mos\n"
+        "a.jpg,50\n"  # row 2: fine
+        ",40\n"  # row 3
+        "b.jpg,\n"  # row 4
+        "c.jpg,abc\n"  # row 5
+        "d.jpg,nan\n"  # row 6
+        "e.jpg,inf\n"  # row 7
+        "f.jpg,101\n"  # row 8
+        "a.jpg,60\n"  # row 9
+        "g.jpg,-1\n"  # row 10
+    )
+    path = write(tmp_path, text, name="bad_live_c.csv")
+    message = error_of(path)
+    assert "bad_live_c.csv: 8 problems" in message
+    for expected in [
+        "row 3: image is empty",
+        "row 4: score is empty",
+        "row 5: score 'abc' is not a number",
+        "row 6: score 'nan' is not a finite number",
+        "row 7: score 'inf' is not a finite number",
+        "row 8: score 101 is outside the declared range 0–100",
+        "row 10: score -1 is outside the declared range 0–100",
+        "rows 2 and 9 both rate 'a.jpg'",
+    ]:
+        assert expected in message
+    lines = message.splitlines()[1:]
+    assert lines[0].strip() == "rows 2 and 9 both rate 'a.jpg'"  # reported in row order
+    assert lines[-1].strip() == "row 10: score -1 is outside the declared range 0–100"
+
+
+def test_three_duplicates_and_bad_std(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,mos,std\na.jpg,1,x\na.jpg,2,1\na.jpg,3,-1\n")
+    message = error_of(path)
+    assert "rows 2, 3 and 4 all rate 'a.jpg'" in message
+    assert "row 2: score std 'x' is not a finite non-negative number" in message
+    assert "row 4: score std '-1'" in message
+
+
+def test_many_errors_list_first_ten_and_count_the_rest(tmp_path: Path) -> None:
+    text = "image,mos\n" + "".join(f"img{i}.jpg,bad{i}\n" for i in range(25))
+    with pytest.raises(RatingTableError) as info:
+        read_ratings(write(tmp_path, text), (0, 100))
+    message = str(info.value)
+    assert len(info.value.problems) == 25
+    assert "row 2: score 'bad0' is not a number" in message
+    assert "row 11: score 'bad9' is not a number" in message
+    assert "bad10" not in message
+    assert "... and 15 more" in message
+
+
+def test_votes_table_errors(tmp_path: Path) -> None:
+    text = "image,rater,vote\na.jpg,,1\n,r1,0\nb.jpg,r1,maybe\nb.jpg,r2,2\n"
+    message = error_of(write(tmp_path, text), (0, 1))
+    assert "row 2: rater is empty" in message
+    assert "row 3: image is empty" in message
+    assert "row 4: vote 'maybe' is not a number or a good/bad word" in message
+    assert "row 5: vote 2 is outside the declared range 0–1" in message
+
+
+def test_bad_score_range_is_a_caller_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="high > low"):
+        read_ratings(write(tmp_path, LIVE_C), (100, 0))

@@ -1,0 +1,52 @@
+"""Atomic file writes: a reader sees the old file or the complete new one, never half of one.
+
+Everything iqlite writes (metrics, reports, models, checkpoints' state) goes through here, so an interrupted
+run can't leave a truncated artifact under its final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path in the target's folder; on success it replaces `path` in one rename.
+
+    The temporary name ends with the target's whole name, because some writers pick the format from it
+    (Keras: `.keras` vs `.weights.h5` vs `.h5`; matplotlib: `.png`). On any exception the temporary file is removed and the target is left untouched.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, data: object) -> None:
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
+
+
+def _json_default(value: object) -> object:
+    """numpy scalars and paths, and NaN-safe floats, as plain JSON values."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")

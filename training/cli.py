@@ -1,0 +1,143 @@
+"""`python -m training ...`: the command line of the training stage.
+
+    python -m training train                              # embedded default: sample photos, simulated votes
+    python -m training train --data ratings.csv --images photos/ --score-range 0 100 --out runs/mine
+
+Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
+printed as one clear message and exit with status 2, never as a stack trace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+DEFAULT_DEMO_OUT = Path("runs") / "demo"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train iqlite photo quality models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = sub.add_parser(
+        "train",
+        help="train a 0–5 quality regressor from photos and ratings (or the embedded sample set)",
+        description=(
+            "Train the MobileNetV2 quality regressor. Without --data it builds the embedded sample set "
+            "(scikit-image photos, graded camera distortions, simulated crowd votes) and trains a small demo "
+            "model on it. With --data it trains the full recipe on your ratings: a MOS table (image,score) or a "
+            "crowd votes table in long format (image,rater,vote). A run folder that was interrupted resumes "
+            "from its last finished epoch when the same command is run again."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    data = t.add_argument_group("data")
+    data.add_argument("--data", type=Path, help="rating table CSV (MOS table or long-format crowd votes)")
+    data.add_argument("--images", type=Path, help="folder the table's image paths are relative to "
+                      "(default: the table's folder)")
+    data.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="declared range of the scores or votes, e.g. 0 100 for LIVE-C MOS, 0 1 for good/bad "
+                      "votes, 1 5 for Likert votes; mapped to 0–5 stars")
+    data.add_argument("--image-column", help="image path column (auto: image, path, file, filename, ...)")
+    data.add_argument("--score-column", help="score or vote column (auto: mos, score, rating, vote, ...)")
+    data.add_argument("--rater-column", help="rater column; its presence makes the table a crowd votes table")
+    data.add_argument("--group-column", help="column whose values must not be split across training and "
+                      "validation (e.g. the source photo of several edits)")
+    data.add_argument("--out", type=Path, help=f"run folder (default without --data: {DEFAULT_DEMO_OUT})")
+
+    rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
+    rec.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
+    rec.add_argument("--image-size", type=int, help="training and scoring resolution (square, pixels)")
+    rec.add_argument("--cut-layer", help="last MobileNetV2 layer kept (default block_16_project_BN: before "
+                     "Conv_1, so the int8 model fits in 450 KB)")
+    rec.add_argument("--batch-size", type=int)
+    rec.add_argument("--head-epochs", type=int, help="phase 1 epochs: frozen backbone, new head")
+    rec.add_argument("--fine-tune-epochs", type=int, help="phase 2 epochs: top blocks unfrozen")
+    rec.add_argument("--head-lr", type=float)
+    rec.add_argument("--fine-tune-lr", type=float)
+    rec.add_argument("--fine-tune-from", help="first backbone layer unfrozen in phase 2")
+    rec.add_argument("--patience", type=int, help="epochs without better validation SRCC before a phase ends")
+    rec.add_argument("--val-fraction", type=float, help="share of photos (or groups) held out for validation")
+    rec.add_argument("--seed", type=int)
+    rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
+    t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace):
+    from training.config import TrainConfig
+
+    if args.smoke:
+        config = TrainConfig.smoke()
+    elif args.data is None:
+        config = TrainConfig.demo()
+    else:
+        config = TrainConfig()
+    fields = ["weights", "image_size", "batch_size", "head_epochs", "fine_tune_epochs", "head_lr", "fine_tune_lr",
+              "fine_tune_from", "patience", "val_fraction", "seed"]
+    overrides = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
+    config = replace(config, **overrides)
+    if args.cut_layer:
+        config = replace(config, model=replace(config.model, cut_layer=args.cut_layer))
+    return config
+
+
+def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    from training.rating_tables import read_ratings
+    from training.sample_data import IMAGES_DIR, build_sample_dataset
+
+    if args.data is None:
+        for flag in ("images", "score_range", "image_column", "score_column", "rater_column", "group_column"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} needs --data")
+        sample_dir = (args.out or DEFAULT_DEMO_OUT) / "sample_data"
+        print(f"no --data given: building the embedded sample set in {sample_dir}")
+        votes = build_sample_dataset(sample_dir)
+        table = read_ratings(votes, (0, 1), group_column="group")
+        return table, votes.parent / IMAGES_DIR, args.out or DEFAULT_DEMO_OUT
+    if args.score_range is None:
+        parser.error("--data needs --score-range LOW HIGH (the range the table's scores or votes are on)")
+    if args.out is None:
+        parser.error("--data needs --out RUN_DIR")
+    table = read_ratings(
+        args.data,
+        tuple(args.score_range),
+        image_column=args.image_column,
+        score_column=args.score_column,
+        rater_column=args.rater_column,
+        group_column=args.group_column,
+    )
+    return table, args.images or args.data.parent, args.out
+
+
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from training.pipeline import train_from_table
+
+    config = _config_from_args(args)
+    table, images_dir, out = _table_from_args(args, parser)
+    train_from_table(table, images_dir, out, config, resume=not args.restart, progress=not args.no_progress)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from training.backbone_weights import WeightsNotFoundError
+    from training.train import RunMismatchError
+
+    user_errors = (WeightsNotFoundError, RunMismatchError, ValueError, FileNotFoundError, FileExistsError)
+    try:
+        if args.command == "train":
+            return cmd_train(args, parser)
+    except user_errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume from the last finished epoch", file=sys.stderr)
+        return 130
+    parser.error(f"unknown command {args.command}")
+    return 2

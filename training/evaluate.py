@@ -1,0 +1,47 @@
+"""Score an in-memory image set with a Keras model and report agreement with the human scores."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from training import atomic, metrics, plots
+from training.dataset import ImageSet
+from training.keras_setup import keras
+
+
+def predict_scores(model: keras.Model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    """0–5 scores for uint8 images, in batches so a large set never becomes one huge float array."""
+    out = []
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].astype(np.float32)
+        out.append(np.asarray(model(batch, training=False)).reshape(-1))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def evaluate_set(
+    model: keras.Model,
+    data: ImageSet,
+    out_dir: str | os.PathLike | None = None,
+    *,
+    title: str = "",
+    batch_size: int = 16,
+) -> dict:
+    """Metrics of `model` on `data`; with `out_dir`, also predictions.csv, scatter.png and histogram.png."""
+    predicted = predict_scores(model, data.images, batch_size)
+    result = metrics.evaluate(predicted, data.scores)
+    if out_dir is not None:
+        out = Path(out_dir)
+        lines = ["image,human,predicted"] + [
+            f"{_csv_cell(n)},{h:.4f},{p:.4f}" for n, h, p in zip(data.names, data.scores, predicted)
+        ]
+        atomic.write_text(out / "predictions.csv", "\n".join(lines) + "\n")
+        plots.scatter(predicted, data.scores, out / "scatter.png", title=title, stats=result)
+        plots.histogram(predicted, data.scores, out / "histogram.png", title=title)
+    return result
+
+
+def _csv_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

@@ -1,0 +1,258 @@
+"""Two-phase transfer learning with per-epoch checkpoints, resume, and best-model selection on validation SRCC.
+
+Phase 1 ("head") trains the new head on a frozen backbone; phase 2 ("fine_tune") unfreezes the top blocks at
+a low learning rate with BatchNormalization frozen (the keras-io transfer-learning recipe). After every
+epoch the validation SRCC is measured; the best weights so far are kept, and a phase stops early after
+`patience` epochs without improvement. Every epoch also writes a checkpoint (weights and optimizer state)
+and `state.json`, so a run killed at any point resumes from its last finished epoch with the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize
+
+from training import atomic, metrics
+from training.config import TrainConfig
+from training.dataset import ImageSet
+from training.evaluate import predict_scores
+from training.keras_setup import keras, tf
+from training.model import (
+    SCORE_MAX,
+    build_model,
+    freeze_backbone,
+    logit_model,
+    set_calibration,
+    unfreeze_top,
+)
+
+PHASES = ("head", "fine_tune")
+STATE_FILE = "state.json"
+BEST_WEIGHTS = "best.weights.h5"
+MODEL_FILE = "model.keras"
+
+
+class RunMismatchError(RuntimeError):
+    """The run folder holds a run with a different configuration; resuming it would mix two runs."""
+
+
+@dataclass
+class RunState:
+    """Where a run stands; written atomically after every epoch."""
+
+    fingerprint: str
+    phase: str = PHASES[0]  # the phase in progress, or "done"
+    epochs_done: int = 0  # finished epochs of the current phase
+    since_best: int = 0  # epochs of the current phase without a better validation SRCC
+    best_srcc: float = -math.inf
+    best_epoch: str = ""
+    checkpoint: str = ""  # checkpoint of the last finished epoch of the current phase
+    history: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        data = json.loads(path.read_text())
+        data["best_srcc"] = -math.inf if data.get("best_srcc") is None else data["best_srcc"]
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        data = dict(self.__dict__)
+        data["best_srcc"] = None if math.isinf(self.best_srcc) else self.best_srcc
+        atomic.write_json(path, data)
+
+
+class CropFlipBatches(keras.utils.Sequence):
+    """Training batches of random crops and horizontal flips, reproducible from (seed, epoch, batch).
+
+    Only augmentations that keep perceived quality: a crop keeps the pixels at their own scale (no
+    resampling, which would blur) and most of the scene; a mirror image is as good as the original.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, crop_fraction: float, seed: int):
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+        size = data.images.shape[1]
+        self.crop = max(32, int(round(size * crop_fraction)))
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+        idx = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        size = self.data.images.shape[1]
+        batch = np.empty((len(idx), self.crop, self.crop, 3), np.float32)
+        for j, i in enumerate(idx):
+            top, left = rng.integers(0, size - self.crop + 1, size=2)
+            patch = self.data.images[i, top : top + self.crop, left : left + self.crop]
+            batch[j] = patch[:, ::-1] if rng.random() < 0.5 else patch
+        return batch, self.data.scores[idx].reshape(-1, 1)
+
+
+class EpochKeeper(keras.callbacks.Callback):
+    """After each epoch: validation SRCC, best weights, checkpoint, state file, and early stopping."""
+
+    def __init__(self, run: TrainingRun, phase: str, batches: CropFlipBatches, manager: tf.train.CheckpointManager):
+        super().__init__()
+        self.run = run
+        self.phase = phase
+        self.batches = batches
+        self.manager = manager
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = PHASES.index(self.phase) * 1000 + epoch
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        run, state = self.run, self.run.state
+        val_pred = predict_scores(self.model, run.val.images, run.config.batch_size)
+        val = metrics.evaluate(val_pred, run.val.scores)
+        val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
+        improved = val_srcc > state.best_srcc
+        if improved:
+            with atomic.atomic_path(run.dir / BEST_WEIGHTS) as tmp:
+                self.model.save_weights(str(tmp))
+            state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{self.phase}:{epoch + 1}", 0
+        else:
+            state.since_best += 1
+        state.history.append(
+            {
+                "phase": self.phase,
+                "epoch": epoch + 1,
+                "loss": float(logs.get("loss", math.nan)) if logs else math.nan,
+                "val_srcc": val["srcc"],
+                "val_plcc": val["plcc"],
+                "val_rmse": val["rmse"],
+                "seconds": round(time.time() - self.started, 1),
+            }
+        )
+        state.epochs_done = epoch + 1
+        state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
+        state.save(run.dir / STATE_FILE)
+        run.log(
+            f"  {self.phase} epoch {epoch + 1}: loss {state.history[-1]['loss']:.4f}, val SRCC {val['srcc']:.4f}"
+            f" PLCC {val['plcc']:.4f} RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else "")
+        )
+        if state.since_best >= run.config.patience:
+            run.log(f"  no better validation SRCC for {state.since_best} epochs: ending phase {self.phase}")
+            self.model.stop_training = True
+
+
+class TrainingRun:
+    """One training run in one folder: train, resume, calibrate, save."""
+
+    def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, run_dir: str | os.PathLike,
+                 *, resume: bool = True, verbose: int | None = None, log=print):
+        self.config = config
+        self.train = train
+        self.val = val
+        self.dir = Path(run_dir)
+        self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+        self.log = log
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state_path = self.dir / STATE_FILE
+        fingerprint = config.fingerprint()
+        if resume and state_path.exists():
+            self.state = RunState.load(state_path)
+            if self.state.fingerprint != fingerprint:
+                raise RunMismatchError(
+                    f"{self.dir} holds a run with a different configuration (fingerprint {self.state.fingerprint},"
+                    f" now {fingerprint}); use a new --out folder or --restart to start over"
+                )
+            self.log(f"resuming {self.dir}: phase {self.state.phase}, {self.state.epochs_done} epochs done")
+        else:
+            self.state = RunState(fingerprint)
+        atomic.write_json(self.dir / "config.json", config.to_dict())
+
+    def fit(self) -> keras.Model:
+        """Run (or finish) both phases and return the best, calibrated model, also saved as model.keras."""
+        cfg = self.config
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_model(cfg.model, cfg.weights)
+        for phase, epochs, lr in (("head", cfg.head_epochs, cfg.head_lr),
+                                  ("fine_tune", cfg.fine_tune_epochs, cfg.fine_tune_lr)):
+            if self.state.phase == "done" or PHASES.index(self.state.phase) > PHASES.index(phase):
+                continue
+            self._run_phase(model, phase, epochs, lr)
+            self.state.phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
+            self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
+            self.state.save(self.dir / STATE_FILE)
+        if (self.dir / BEST_WEIGHTS).exists():
+            model.load_weights(str(self.dir / BEST_WEIGHTS))
+        slope, offset = fit_calibration(model, self.val, cfg.batch_size)
+        set_calibration(model, slope, offset)
+        self.log(f"best validation SRCC {self.state.best_srcc:.4f} at {self.state.best_epoch};"
+                 f" spread calibration: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
+        with atomic.atomic_path(self.dir / MODEL_FILE) as tmp:
+            model.save(str(tmp))
+        self._write_history()
+        return model
+
+    def _run_phase(self, model: keras.Model, phase: str, epochs: int, lr: float) -> None:
+        cfg = self.config
+        if phase == "head":
+            freeze_backbone(model)
+        else:
+            if (self.dir / BEST_WEIGHTS).exists() and not self.state.checkpoint:
+                model.load_weights(str(self.dir / BEST_WEIGHTS))  # fine-tune from the best head
+            unfrozen = unfreeze_top(model, cfg.fine_tune_from)
+            self.log(f"fine-tuning {unfrozen} backbone layers from {cfg.fine_tune_from} (BatchNorm frozen)")
+        optimizer = keras.optimizers.Adam(learning_rate=lr)
+        model.compile(optimizer=optimizer, loss="mse")
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / phase), max_to_keep=2)
+        initial_epoch = 0
+        if self.state.checkpoint:
+            checkpoint.restore(self.state.checkpoint).expect_partial()
+            initial_epoch = self.state.epochs_done
+        if initial_epoch >= epochs or self.state.since_best >= cfg.patience:
+            return
+        self.log(f"phase {phase}: epochs {initial_epoch + 1}..{epochs}, learning rate {lr:g},"
+                 f" {len(self.train)} training / {len(self.val)} validation photos")
+        batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
+        model.fit(
+            batches,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=[EpochKeeper(self, phase, batches, manager)],
+            verbose=self.verbose,
+            shuffle=False,
+        )
+
+    def _write_history(self) -> None:
+        keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
+        rows = [",".join(keys)] + [",".join(str(h[k]) for k in keys) for h in self.state.history]
+        atomic.write_text(self.dir / "history.csv", "\n".join(rows) + "\n")
+
+
+def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> tuple[float, float]:
+    """Least-squares fit of slope and offset so 5*sigmoid(slope*z + offset) matches validation scores.
+
+    Monotone (slope > 0), so it never changes the ranking (SRCC); it widens or shifts the band the scores
+    use, which light models tend to squeeze. Falls back to identity when validation data can't support it.
+    """
+    z = predict_scores(logit_model(model), val.images, batch_size).astype(np.float64)
+    y = val.scores.astype(np.float64)
+    if len(y) < 3 or np.ptp(z) == 0 or np.ptp(y) == 0:
+        return 1.0, 0.0
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        return SCORE_MAX / (1.0 + np.exp(-(params[0] * z + params[1]))) - y
+
+    fit = optimize.least_squares(residual, x0=[1.0, 0.0], bounds=([0.2, -10.0], [5.0, 10.0]))
+    return float(fit.x[0]), float(fit.x[1])
