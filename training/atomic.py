@@ -19,7 +19,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path in the target's folder; on success it replaces `path` in one rename.
 
     The temporary name ends with the target's whole name, because some writers pick the format from it
-    (Keras: `.keras` vs `.weights.h5` vs `.h5`; matplotlib: `.png`). On any exception the temporary file is removed and the target is left untouched.
+    (Keras: `.keras` vs `.weights.h5` vs `.h5`; matplotlib: `.png`).
+    On any exception the temporary file is removed and the target is left untouched.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -12,13 +12,17 @@ from training.dataset import ImageSet
 from training.keras_setup import keras
 
 
-def predict_scores(model: keras.Model, images: np.ndarray, batch_size: int = 16) -> np.ndarray:
-    """0–5 scores for uint8 images, in batches so a large set never becomes one huge float array."""
+def predict_scores(model: keras.Model, images: np.ndarray, batch_size: int = 16, *, flat: bool = True) -> np.ndarray:
+    """Model outputs (0–5 scores) for uint8 images, in batches so a large set never becomes one huge float
+    array. `flat=False` keeps each output row (for feature models)."""
     out = []
     for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].astype(np.float32)
-        out.append(np.asarray(model(batch, training=False)).reshape(-1))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
+        batch = np.asarray(images[start : start + batch_size], dtype=np.float32)
+        y = np.asarray(model(batch, training=False))
+        out.append(y.reshape(-1) if flat else y.reshape(len(batch), -1))
+    if not out:
+        return np.zeros(0, np.float32)
+    return np.concatenate(out)
 
 
 def evaluate_set(
@@ -35,7 +39,7 @@ def evaluate_set(
     if out_dir is not None:
         out = Path(out_dir)
         lines = ["image,human,predicted"] + [
-            f"{_csv_cell(n)},{h:.4f},{p:.4f}" for n, h, p in zip(data.names, data.scores, predicted)
+            f"{_csv_cell(n)},{h:.4f},{p:.4f}" for n, h, p in zip(data.names, data.scores, predicted, strict=False)
         ]
         atomic.write_text(out / "predictions.csv", "\n".join(lines) + "\n")
         plots.scatter(predicted, data.scores, out / "scatter.png", title=title, stats=result)

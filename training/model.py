@@ -130,6 +130,25 @@ def build_model(spec: ModelSpec, weights: str | None = "imagenet", image_size: i
     return keras.Model(image, score, name="iqlite")
 
 
+HEAD_LAYERS = ("feature_norm", "dropout_1", "head_dense", "dropout_2", LOGIT_LAYER, CALIBRATION_LAYER, "sigmoid",
+               "score")
+
+
+def pooled_feature_model(model: keras.Model) -> keras.Model:
+    """Image -> the concatenated pooled features the head reads (shares the model's weights)."""
+    return keras.Model(model.input, model.get_layer("pooled_features").output)
+
+
+def head_of(model: keras.Model) -> keras.Model:
+    """Pooled features -> score: the head alone, sharing its layers (and weights) with `model`."""
+    width = model.get_layer("pooled_features").output.shape[-1]
+    features = keras.Input(shape=(width,), name="pooled_features_in")
+    x = features
+    for name in HEAD_LAYERS:
+        x = model.get_layer(name)(x)
+    return keras.Model(features, x, name="head")
+
+
 def backbone_of(model: keras.Model) -> keras.Model:
     return model.get_layer(BACKBONE_NAME)
 

@@ -5,7 +5,7 @@ Run folder layout (what a user gets):
     ratings_summary.json the table kind, score range and per-image vote counts
     skipped.csv          every image left out, with the reason (header only if none)
     split.csv            which photos were used for training and which for validation
-    checkpoints/, state.json, best.weights.h5    resume and best-model bookkeeping
+    checkpoints/, state.json, best/    resume and best-model bookkeeping
     model.keras          the trained, calibrated model (input: RGB 0–255 at config.image_size)
     history.csv          loss and validation metrics per epoch
     metrics.json         SRCC, PLCC, KRCC, RMSE, MAE, AUC and spread on validation (and training) photos

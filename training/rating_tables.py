@@ -77,7 +77,7 @@ class RatingTable:
             "min": int(counts.min()),
             "median": float(np.median(counts)),
             "max": int(counts.max()),
-            "histogram": {int(v): int(f) for v, f in zip(values, freq)},
+            "histogram": {int(v): int(f) for v, f in zip(values, freq, strict=False)},
         }
 
 

@@ -1,7 +1,12 @@
 """Two-phase transfer learning with per-epoch checkpoints, resume, and best-model selection on validation SRCC.
 
 Phase 1 ("head") trains the new head on a frozen backbone; phase 2 ("fine_tune") unfreezes the top blocks at
-a low learning rate with BatchNormalization frozen (the keras-io transfer-learning recipe). After every
+a low learning rate with BatchNormalization frozen (the keras-io transfer-learning recipe).
+
+A frozen backbone gives the same pooled features for a photo every epoch, so phase 1 computes them once (for
+each photo and its mirror image) and trains the head on those: dozens of epochs in the time one epoch over
+the images would take, and a head that has converged before fine-tuning starts. Phase 2 trains the whole
+model on random crops. After every
 epoch the validation SRCC is measured; the best weights so far are kept, and a phase stops early after
 `patience` epochs without improvement. Every epoch also writes a checkpoint (weights and optimizer state)
 and `state.json`, so a run killed at any point resumes from its last finished epoch with the same command.
@@ -29,14 +34,16 @@ from training.model import (
     SCORE_MAX,
     build_model,
     freeze_backbone,
+    head_of,
     logit_model,
+    pooled_feature_model,
     set_calibration,
     unfreeze_top,
 )
 
 PHASES = ("head", "fine_tune")
 STATE_FILE = "state.json"
-BEST_WEIGHTS = "best.weights.h5"
+BEST_DIR = "best"  # weights of the best epoch so far, as TF checkpoints (matched by object, not layer order)
 MODEL_FILE = "model.keras"
 
 
@@ -54,6 +61,7 @@ class RunState:
     since_best: int = 0  # epochs of the current phase without a better validation SRCC
     best_srcc: float = -math.inf
     best_epoch: str = ""
+    best_checkpoint: str = ""  # prefix of the best epoch's weights checkpoint
     checkpoint: str = ""  # checkpoint of the last finished epoch of the current phase
     history: list[dict] = field(default_factory=list)
 
@@ -104,27 +112,35 @@ class CropFlipBatches(keras.utils.Sequence):
 class EpochKeeper(keras.callbacks.Callback):
     """After each epoch: validation SRCC, best weights, checkpoint, state file, and early stopping."""
 
-    def __init__(self, run: TrainingRun, phase: str, batches: CropFlipBatches, manager: tf.train.CheckpointManager):
+    def __init__(self, run: TrainingRun, phase: str, model: keras.Model, val_inputs: np.ndarray,
+                 manager: tf.train.CheckpointManager, patience: int, batches: CropFlipBatches | None = None):
         super().__init__()
         self.run = run
         self.phase = phase
-        self.batches = batches
+        self.full_model = model  # the model whose weights are kept (the fitted one may be its head only)
+        self.val_inputs = val_inputs
         self.manager = manager
+        self.patience = patience
+        self.batches = batches
         self.started = time.time()
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.batches.epoch = PHASES.index(self.phase) * 1000 + epoch
+        if self.batches is not None:
+            self.batches.epoch = PHASES.index(self.phase) * 1000 + epoch
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         run, state = self.run, self.run.state
-        val_pred = predict_scores(self.model, run.val.images, run.config.batch_size)
+        val_pred = predict_scores(self.model, self.val_inputs, 256 if self.batches is None else run.config.batch_size)
         val = metrics.evaluate(val_pred, run.val.scores)
         val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
         improved = val_srcc > state.best_srcc
         if improved:
-            with atomic.atomic_path(run.dir / BEST_WEIGHTS) as tmp:
-                self.model.save_weights(str(tmp))
+            previous = state.best_checkpoint
+            state.best_checkpoint = tf.train.Checkpoint(model=self.full_model).write(
+                str(run.dir / BEST_DIR / f"{self.phase}-{epoch + 1}")
+            )
+            _remove_checkpoint(previous)
             state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{self.phase}:{epoch + 1}", 0
         else:
             state.since_best += 1
@@ -142,11 +158,13 @@ class EpochKeeper(keras.callbacks.Callback):
         state.epochs_done = epoch + 1
         state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
         state.save(run.dir / STATE_FILE)
-        run.log(
-            f"  {self.phase} epoch {epoch + 1}: loss {state.history[-1]['loss']:.4f}, val SRCC {val['srcc']:.4f}"
-            f" PLCC {val['plcc']:.4f} RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else "")
-        )
-        if state.since_best >= run.config.patience:
+        if self.batches is not None or improved or epoch % 10 == 9:
+            loss = state.history[-1]["loss"]
+            run.log(
+                f"  {self.phase} epoch {epoch + 1}: loss {loss:.4f}, val SRCC {val['srcc']:.4f}"
+                f" PLCC {val['plcc']:.4f} RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else "")
+            )
+        if state.since_best >= self.patience:
             run.log(f"  no better validation SRCC for {state.since_best} epochs: ending phase {self.phase}")
             self.model.stop_training = True
 
@@ -192,8 +210,7 @@ class TrainingRun:
             self.state.phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
             self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
             self.state.save(self.dir / STATE_FILE)
-        if (self.dir / BEST_WEIGHTS).exists():
-            model.load_weights(str(self.dir / BEST_WEIGHTS))
+        self._restore_best(model)
         slope, offset = fit_calibration(model, self.val, cfg.batch_size)
         set_calibration(model, slope, offset)
         self.log(f"best validation SRCC {self.state.best_srcc:.4f} at {self.state.best_epoch};"
@@ -205,39 +222,65 @@ class TrainingRun:
 
     def _run_phase(self, model: keras.Model, phase: str, epochs: int, lr: float) -> None:
         cfg = self.config
+        patience = cfg.head_patience if phase == "head" else cfg.patience
         if phase == "head":
             freeze_backbone(model)
         else:
-            if (self.dir / BEST_WEIGHTS).exists() and not self.state.checkpoint:
-                model.load_weights(str(self.dir / BEST_WEIGHTS))  # fine-tune from the best head
+            if not self.state.checkpoint:
+                self._restore_best(model)  # fine-tune from the best head
             unfrozen = unfreeze_top(model, cfg.fine_tune_from)
             self.log(f"fine-tuning {unfrozen} backbone layers from {cfg.fine_tune_from} (BatchNorm frozen)")
+        fitted = head_of(model) if phase == "head" else model
         optimizer = keras.optimizers.Adam(learning_rate=lr)
-        model.compile(optimizer=optimizer, loss="mse")
+        fitted.compile(optimizer=optimizer, loss="mse")
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / phase), max_to_keep=2)
         initial_epoch = 0
         if self.state.checkpoint:
             checkpoint.restore(self.state.checkpoint).expect_partial()
             initial_epoch = self.state.epochs_done
-        if initial_epoch >= epochs or self.state.since_best >= cfg.patience:
+        if initial_epoch >= epochs or self.state.since_best >= patience:
             return
         self.log(f"phase {phase}: epochs {initial_epoch + 1}..{epochs}, learning rate {lr:g},"
                  f" {len(self.train)} training / {len(self.val)} validation photos")
+        if phase == "head":
+            self.log("computing pooled backbone features of every photo and its mirror image (frozen backbone)")
+            features = pooled_feature_model(model)
+            train_x = np.concatenate([predict_scores(features, self.train.images, cfg.batch_size, flat=False),
+                                      predict_scores(features, self.train.images[:, :, ::-1], cfg.batch_size,
+                                                     flat=False)])
+            train_y = np.concatenate([self.train.scores, self.train.scores]).reshape(-1, 1)
+            val_x = predict_scores(features, self.val.images, cfg.batch_size, flat=False)
+            keeper = EpochKeeper(self, phase, model, val_x, manager, patience)
+            order = np.random.default_rng([cfg.seed, 0]).permutation(len(train_y))
+            fitted.fit(train_x[order], train_y[order], batch_size=cfg.batch_size, epochs=epochs,
+                       initial_epoch=initial_epoch, callbacks=[keeper], verbose=0, shuffle=True)
+            return
         batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
         model.fit(
             batches,
             epochs=epochs,
             initial_epoch=initial_epoch,
-            callbacks=[EpochKeeper(self, phase, batches, manager)],
+            callbacks=[EpochKeeper(self, phase, model, self.val.images, manager, patience, batches)],
             verbose=self.verbose,
             shuffle=False,
         )
+
+    def _restore_best(self, model: keras.Model) -> None:
+        if self.state.best_checkpoint:
+            tf.train.Checkpoint(model=model).read(self.state.best_checkpoint).expect_partial()
 
     def _write_history(self) -> None:
         keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
         rows = [",".join(keys)] + [",".join(str(h[k]) for k in keys) for h in self.state.history]
         atomic.write_text(self.dir / "history.csv", "\n".join(rows) + "\n")
+
+
+def _remove_checkpoint(prefix: str) -> None:
+    """Delete the files of a superseded checkpoint (its .index and .data-* shards)."""
+    if prefix:
+        for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+            path.unlink(missing_ok=True)
 
 
 def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> tuple[float, float]:
