@@ -114,3 +114,20 @@ def test_run_folder_refuses_a_different_recipe(small_sets, tmp_path):
     TrainingRun(_config(), train, val, tmp_path, verbose=0).fit()
     with pytest.raises(RunMismatchError, match="different configuration"):
         TrainingRun(replace(_config(), seed=7), train, val, tmp_path, verbose=0)
+
+
+def test_main_job_without_data_trains_on_the_embedded_sample_set(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert cli.main(["train", "--out", str(out), *SMOKE_ARGS]) == 0
+    printed = capsys.readouterr().out
+    assert "embedded sample set" in printed and "votes per image min 5" in printed
+    summary = json.loads((out / "ratings_summary.json").read_text())
+    assert summary["kind"] == "votes" and summary["votes"]["min"] == 5
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["images"]["skipped"] == 0 and metrics["images"]["used"] > 100
+    split = (out / "split.csv").read_text().splitlines()[1:]
+    groups = {}
+    for line in split:
+        image, subset = line.split(",")
+        groups.setdefault(image.split("__")[0], set()).add(subset)
+    assert all(len(subsets) == 1 for subsets in groups.values()), "a source photo was split across subsets"

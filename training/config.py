@@ -25,10 +25,10 @@ class TrainConfig:
     head_epochs: int = 60  # phase 1: frozen backbone, new head (on cached pooled features: seconds an epoch)
     head_lr: float = 1e-3
     head_patience: int = 15
-    fine_tune_epochs: int = 14  # phase 2: top blocks unfrozen (BatchNormalization stays frozen)
-    fine_tune_lr: float = 1e-4
+    fine_tune_epochs: int = 12  # phase 2: top blocks unfrozen (BatchNormalization stays frozen)
+    fine_tune_lr: float = 5e-5
     fine_tune_from: str = "block_13_expand"
-    patience: int = 5  # stop a phase after this many epochs without a better validation SRCC
+    patience: int = 6  # stop a phase after this many epochs without a better validation SRCC
     val_fraction: float = 0.15
     seed: int = 0
     weights: str = "imagenet"  # "imagenet", "none" or a path to an .h5 file
