@@ -123,7 +123,9 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING.
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("training").setLevel(logging.INFO)
     parser = build_parser()
     args = parser.parse_args(argv)
     from training.backbone_weights import WeightsNotFoundError
