@@ -53,9 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--cut-layer", help="last MobileNetV2 layer kept (default block_16_project_BN: before "
                      "Conv_1, so the int8 model fits in 450 KB)")
     rec.add_argument("--batch-size", type=int)
-    rec.add_argument("--head-epochs", type=int, help="phase 1 epochs: frozen backbone, new head")
-    rec.add_argument("--fine-tune-epochs", type=int, help="phase 2 epochs: top blocks unfrozen")
-    rec.add_argument("--head-lr", type=float)
+    rec.add_argument("--fine-tune-epochs", type=int, help="phase 2 epochs: top blocks unfrozen (phase 1, the "
+                     "ridge head on frozen features, needs no epochs)")
     rec.add_argument("--fine-tune-lr", type=float)
     rec.add_argument("--fine-tune-from", help="first backbone layer unfrozen in phase 2")
     rec.add_argument("--patience", type=int, help="epochs without better validation SRCC before a phase ends")
@@ -76,8 +75,8 @@ def _config_from_args(args: argparse.Namespace):
         config = TrainConfig.demo()
     else:
         config = TrainConfig()
-    fields = ["weights", "image_size", "batch_size", "head_epochs", "fine_tune_epochs", "head_lr", "fine_tune_lr",
-              "fine_tune_from", "patience", "val_fraction", "seed"]
+    fields = ["weights", "image_size", "batch_size", "fine_tune_epochs", "fine_tune_lr", "fine_tune_from", "patience",
+              "val_fraction", "seed"]
     overrides = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
     config = replace(config, **overrides)
     if args.cut_layer:

@@ -22,9 +22,7 @@ class TrainConfig:
     image_size: int = 384  # photos are resized to this square once; scoring uses the same size
     crop_fraction: float = 0.875  # training sees random crops of this side fraction (no rescaling)
     batch_size: int = 16
-    head_epochs: int = 60  # phase 1: frozen backbone, new head (on cached pooled features: seconds an epoch)
-    head_lr: float = 1e-3
-    head_patience: int = 15
+    ridge_penalties: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)  # phase 1 head, picked on val
     fine_tune_epochs: int = 12  # phase 2: top blocks unfrozen (BatchNormalization stays frozen)
     fine_tune_lr: float = 5e-5
     fine_tune_from: str = "block_13_expand"
@@ -38,12 +36,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["model"] = self.model.to_dict()
+        d["ridge_penalties"] = list(self.ridge_penalties)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
         d = dict(d)
         d["model"] = ModelSpec.from_dict(d.get("model", {}))
+        d["ridge_penalties"] = tuple(d.get("ridge_penalties", cls.ridge_penalties))
         return cls(**d)
 
     def fingerprint(self) -> str:
@@ -53,11 +53,11 @@ class TrainConfig:
     @classmethod
     def smoke(cls, **overrides) -> TrainConfig:
         """The full recipe shrunk to seconds: tiny images, one epoch per phase."""
-        base = cls(image_size=64, batch_size=4, head_epochs=1, fine_tune_epochs=1, patience=1, head_patience=1)
+        base = cls(image_size=64, batch_size=4, fine_tune_epochs=1, patience=1)
         return replace(base, **overrides)
 
     @classmethod
     def demo(cls, **overrides) -> TrainConfig:
         """The embedded-default recipe: small photos, a few epochs, minutes on 2 cores."""
-        base = cls(image_size=224, batch_size=16, head_epochs=40, fine_tune_epochs=4, patience=3)
+        base = cls(image_size=224, batch_size=16, fine_tune_epochs=4, patience=3)
         return replace(base, **overrides)

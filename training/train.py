@@ -1,12 +1,11 @@
 """Two-phase transfer learning with per-epoch checkpoints, resume, and best-model selection on validation SRCC.
 
-Phase 1 ("head") trains the new head on a frozen backbone; phase 2 ("fine_tune") unfreezes the top blocks at
+Phase 1 ("head") fits the new head on a frozen backbone; phase 2 ("fine_tune") unfreezes the top blocks at
 a low learning rate with BatchNormalization frozen (the keras-io transfer-learning recipe).
 
-A frozen backbone gives the same pooled features for a photo every epoch, so phase 1 computes them once (for
-each photo and its mirror image) and trains the head on those: dozens of epochs in the time one epoch over
-the images would take, and a head that has converged before fine-tuning starts. Phase 2 trains the whole
-model on random crops. After every
+A frozen backbone gives the same pooled features for a photo every time, so phase 1 computes them once (for
+each photo and its mirror image) and fits the linear head in closed form (`ridge_head`): seconds, and a
+converged head before fine-tuning starts. Phase 2 trains on random crops. After every
 epoch the validation SRCC is measured; the best weights so far are kept, and a phase stops early after
 `patience` epochs without improvement. Every epoch also writes a checkpoint (weights and optimizer state)
 and `state.json`, so a run killed at any point resumes from its last finished epoch with the same command.
@@ -34,12 +33,13 @@ from training.model import (
     SCORE_MAX,
     build_model,
     freeze_backbone,
-    head_of,
-    logit_model,
+        logit_model,
     pooled_feature_model,
     set_calibration,
+    set_linear_head,
     unfreeze_top,
 )
+from training.ridge_head import fit_ridge_head
 
 PHASES = ("head", "fine_tune")
 STATE_FILE = "state.json"
@@ -112,60 +112,28 @@ class CropFlipBatches(keras.utils.Sequence):
 class EpochKeeper(keras.callbacks.Callback):
     """After each epoch: validation SRCC, best weights, checkpoint, state file, and early stopping."""
 
-    def __init__(self, run: TrainingRun, phase: str, model: keras.Model, val_inputs: np.ndarray,
-                 manager: tf.train.CheckpointManager, patience: int, batches: CropFlipBatches | None = None):
+    def __init__(self, run: TrainingRun, batches: CropFlipBatches, manager: tf.train.CheckpointManager):
         super().__init__()
         self.run = run
-        self.phase = phase
-        self.full_model = model  # the model whose weights are kept (the fitted one may be its head only)
-        self.val_inputs = val_inputs
-        self.manager = manager
-        self.patience = patience
         self.batches = batches
+        self.manager = manager
         self.started = time.time()
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self.batches is not None:
-            self.batches.epoch = PHASES.index(self.phase) * 1000 + epoch
+        self.batches.epoch = epoch
         self.started = time.time()
 
     def on_epoch_end(self, epoch, logs=None):
         run, state = self.run, self.run.state
-        val_pred = predict_scores(self.model, self.val_inputs, 256 if self.batches is None else run.config.batch_size)
-        val = metrics.evaluate(val_pred, run.val.scores)
-        val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
-        improved = val_srcc > state.best_srcc
-        if improved:
-            previous = state.best_checkpoint
-            state.best_checkpoint = tf.train.Checkpoint(model=self.full_model).write(
-                str(run.dir / BEST_DIR / f"{self.phase}-{epoch + 1}")
-            )
-            _remove_checkpoint(previous)
-            state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{self.phase}:{epoch + 1}", 0
-        else:
-            state.since_best += 1
-        state.history.append(
-            {
-                "phase": self.phase,
-                "epoch": epoch + 1,
-                "loss": float(logs.get("loss", math.nan)) if logs else math.nan,
-                "val_srcc": val["srcc"],
-                "val_plcc": val["plcc"],
-                "val_rmse": val["rmse"],
-                "seconds": round(time.time() - self.started, 1),
-            }
-        )
+        loss = float(logs.get("loss", math.nan)) if logs else math.nan
+        improved = run.record_epoch(self.model, "fine_tune", epoch + 1, loss, time.time() - self.started)
         state.epochs_done = epoch + 1
         state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
         state.save(run.dir / STATE_FILE)
-        if self.batches is not None or improved or epoch % 10 == 9:
-            loss = state.history[-1]["loss"]
-            run.log(
-                f"  {self.phase} epoch {epoch + 1}: loss {loss:.4f}, val SRCC {val['srcc']:.4f}"
-                f" PLCC {val['plcc']:.4f} RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else "")
-            )
-        if state.since_best >= self.patience:
-            run.log(f"  no better validation SRCC for {state.since_best} epochs: ending phase {self.phase}")
+        if not improved:
+            state.since_best += 1
+        if state.since_best >= run.config.patience:
+            run.log(f"  no better validation SRCC for {state.since_best} epochs: ending fine-tuning")
             self.model.stop_training = True
 
 
@@ -202,11 +170,10 @@ class TrainingRun:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(cfg.seed)
         model = build_model(cfg.model, cfg.weights)
-        for phase, epochs, lr in (("head", cfg.head_epochs, cfg.head_lr),
-                                  ("fine_tune", cfg.fine_tune_epochs, cfg.fine_tune_lr)):
+        for phase in PHASES:
             if self.state.phase == "done" or PHASES.index(self.state.phase) > PHASES.index(phase):
                 continue
-            self._run_phase(model, phase, epochs, lr)
+            self._fit_head(model) if phase == "head" else self._fine_tune(model)
             self.state.phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
             self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
             self.state.save(self.dir / STATE_FILE)
@@ -220,51 +187,63 @@ class TrainingRun:
         self._write_history()
         return model
 
-    def _run_phase(self, model: keras.Model, phase: str, epochs: int, lr: float) -> None:
+    def record_epoch(self, model: keras.Model, phase: str, epoch: int, loss: float, seconds: float) -> bool:
+        """Validation metrics into the history; keep the weights if this is the best SRCC so far."""
+        state = self.state
+        val = metrics.evaluate(predict_scores(model, self.val.images, self.config.batch_size), self.val.scores)
+        val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
+        improved = val_srcc > state.best_srcc
+        if improved:
+            previous = state.best_checkpoint
+            prefix = self.dir / BEST_DIR / f"{phase}-{epoch}"
+            state.best_checkpoint = tf.train.Checkpoint(model=model).write(str(prefix))
+            _remove_checkpoint(previous)
+            state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{phase}:{epoch}", 0
+        state.history.append({"phase": phase, "epoch": epoch, "loss": loss, "val_srcc": val["srcc"],
+                              "val_plcc": val["plcc"], "val_rmse": val["rmse"], "seconds": round(seconds, 1)})
+        self.log(f"  {phase} epoch {epoch}: loss {loss:.4f}, val SRCC {val['srcc']:.4f} PLCC {val['plcc']:.4f}"
+                 f" RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else ""))
+        return improved
+
+    def _fit_head(self, model: keras.Model) -> None:
+        """Phase 1: ridge head on pooled features of every training photo and its mirror image."""
         cfg = self.config
-        patience = cfg.head_patience if phase == "head" else cfg.patience
-        if phase == "head":
-            freeze_backbone(model)
-        else:
-            if not self.state.checkpoint:
-                self._restore_best(model)  # fine-tune from the best head
-            unfrozen = unfreeze_top(model, cfg.fine_tune_from)
-            self.log(f"fine-tuning {unfrozen} backbone layers from {cfg.fine_tune_from} (BatchNorm frozen)")
-        fitted = head_of(model) if phase == "head" else model
-        optimizer = keras.optimizers.Adam(learning_rate=lr)
-        fitted.compile(optimizer=optimizer, loss="mse")
+        started = time.time()
+        freeze_backbone(model)
+        self.log(f"phase head: ridge head on frozen-backbone features of {len(self.train)} training photos"
+                 f" (and their mirror images), penalty chosen on {len(self.val)} validation photos")
+        features = pooled_feature_model(model)
+        train_x = np.concatenate([predict_scores(features, self.train.images, cfg.batch_size, flat=False),
+                                  predict_scores(features, self.train.images[:, :, ::-1], cfg.batch_size, flat=False)])
+        train_y = np.concatenate([self.train.scores, self.train.scores])
+        val_x = predict_scores(features, self.val.images, cfg.batch_size, flat=False)
+        head = fit_ridge_head(train_x, train_y, val_x, self.val.scores, cfg.ridge_penalties)
+        set_linear_head(model, head.mean, head.variance, head.weights, head.bias)
+        train_mse = float(np.mean((head.scores(train_x) - train_y) ** 2))
+        self.log(f"  ridge penalty {head.penalty:g} (validation SRCC {head.val_srcc:.4f})")
+        self.record_epoch(model, "head", 1, train_mse, time.time() - started)
+
+    def _fine_tune(self, model: keras.Model) -> None:
+        """Phase 2: top blocks and head on random crops, low learning rate, BatchNorm frozen."""
+        cfg = self.config
+        if not self.state.checkpoint:
+            self._restore_best(model)  # fine-tune from the best head
+        unfrozen = unfreeze_top(model, cfg.fine_tune_from)
+        optimizer = keras.optimizers.Adam(learning_rate=cfg.fine_tune_lr)
+        model.compile(optimizer=optimizer, loss="mse")
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / phase), max_to_keep=2)
+        manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / "fine_tune"), max_to_keep=2)
         initial_epoch = 0
         if self.state.checkpoint:
             checkpoint.restore(self.state.checkpoint).expect_partial()
             initial_epoch = self.state.epochs_done
-        if initial_epoch >= epochs or self.state.since_best >= patience:
+        if initial_epoch >= cfg.fine_tune_epochs or self.state.since_best >= cfg.patience:
             return
-        self.log(f"phase {phase}: epochs {initial_epoch + 1}..{epochs}, learning rate {lr:g},"
-                 f" {len(self.train)} training / {len(self.val)} validation photos")
-        if phase == "head":
-            self.log("computing pooled backbone features of every photo and its mirror image (frozen backbone)")
-            features = pooled_feature_model(model)
-            train_x = np.concatenate([predict_scores(features, self.train.images, cfg.batch_size, flat=False),
-                                      predict_scores(features, self.train.images[:, :, ::-1], cfg.batch_size,
-                                                     flat=False)])
-            train_y = np.concatenate([self.train.scores, self.train.scores]).reshape(-1, 1)
-            val_x = predict_scores(features, self.val.images, cfg.batch_size, flat=False)
-            keeper = EpochKeeper(self, phase, model, val_x, manager, patience)
-            order = np.random.default_rng([cfg.seed, 0]).permutation(len(train_y))
-            fitted.fit(train_x[order], train_y[order], batch_size=cfg.batch_size, epochs=epochs,
-                       initial_epoch=initial_epoch, callbacks=[keeper], verbose=0, shuffle=True)
-            return
+        self.log(f"phase fine_tune: epochs {initial_epoch + 1}..{cfg.fine_tune_epochs}, {unfrozen} backbone layers"
+                 f" from {cfg.fine_tune_from} unfrozen (BatchNorm frozen), learning rate {cfg.fine_tune_lr:g}")
         batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
-        model.fit(
-            batches,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            callbacks=[EpochKeeper(self, phase, model, self.val.images, manager, patience, batches)],
-            verbose=self.verbose,
-            shuffle=False,
-        )
+        model.fit(batches, epochs=cfg.fine_tune_epochs, initial_epoch=initial_epoch,
+                  callbacks=[EpochKeeper(self, batches, manager)], verbose=self.verbose, shuffle=False)
 
     def _restore_best(self, model: keras.Model) -> None:
         if self.state.best_checkpoint:
