@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: set up .venv, build the sample set (scikit-image photos with graded
-# camera distortions and simulated crowd votes), train, evaluate and print the results. Extra arguments go
-# to `python -m training train` (e.g. --out DIR, or --data/--images/--score-range for your own data).
+# camera distortions and simulated crowd votes), train, evaluate, export an int8 .tflite and score the
+# sample photos with it. Extra arguments go to `python -m training train` (e.g. --smoke).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m training train "$@"
+run=runs/demo
+.venv/bin/python -m training train --out "$run" "$@"
+.venv/bin/python -m export tflite --model "$run" --out "$run/iqlite.tflite"
+.venv/bin/python -m export score --model "$run/iqlite.tflite" --out "$run/scores.csv" "$run/sample_data/images"
+echo "done: model $run/model.keras, int8 model $run/iqlite.tflite, scores $run/scores.csv"

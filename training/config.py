@@ -41,6 +41,10 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"training config has settings this version of iqlite does not know: "
+                             f"{', '.join(unknown)} (made by another version? retrain, or use that version)")
         d = dict(d)
         d["model"] = ModelSpec.from_dict(d.get("model", {}))
         d["ridge_penalties"] = tuple(d.get("ridge_penalties", cls.ridge_penalties))

@@ -55,6 +55,10 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"model spec has settings this version of iqlite does not know: {', '.join(unknown)}"
+                             " (made by another version? retrain, or use that version)")
         d = dict(d)
         d["taps"] = tuple(d.get("taps", DEFAULT_TAPS))
         return cls(**d)

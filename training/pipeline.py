@@ -14,6 +14,8 @@ Run folder layout (what a user gets):
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +50,7 @@ def train_from_table(
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     summary = {"table": str(table.path), "kind": table.kind, "score_range": list(table.score_range),
+               "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
                "votes": table.vote_count_summary()}
     atomic.write_json(run_dir / "ratings_summary.json", summary)
     log(_describe_table(table))
@@ -103,5 +106,8 @@ def _log_skipped(skipped: list[Skipped], report: Path, log) -> None:
 
 
 def _write_split(train: ImageSet, val: ImageSet, path: Path) -> None:
-    rows = ["image,subset"] + [f"{n},training" for n in train.names] + [f"{n},validation" for n in val.names]
-    atomic.write_text(path, "\n".join(rows) + "\n")
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["image", "subset"])
+    writer.writerows([(n, "training") for n in train.names] + [(n, "validation") for n in val.names])
+    atomic.write_text(path, buf.getvalue())
