@@ -1,6 +1,6 @@
 """5-fold cross-validation of the full training recipe on LIVE-C (the development part in ../shared/data).
 
-    python benchmarks/livec_cv.py                 # full recipe, about 8 minutes per fold on 2 CPU cores
+    python benchmarks/livec_cv.py                 # full recipe, 5–11 minutes per fold on 2 CPU cores (44 min in all)
     python benchmarks/livec_cv.py --smoke         # the same code shrunk to a minute (checks the script)
 
 Each fold trains on 4/5 of the photos (of which `val_fraction` is held out for best-epoch selection and

@@ -26,7 +26,7 @@ from training.evaluate import predict_scores  # noqa: E402
 from training.keras_setup import keras  # noqa: E402
 from training.rating_tables import read_ratings  # noqa: E402
 
-PENALTIES = (0.1, 1.0, 10.0, 100.0, 1000.0)
+PENALTIES = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0)
 
 
 def ridge_fit(x: np.ndarray, y: np.ndarray, penalty: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
