@@ -136,22 +136,9 @@ def build_model(spec: ModelSpec, weights: str | None = "imagenet", image_size: i
     return keras.Model(image, score, name="iqlite")
 
 
-HEAD_LAYERS = (FEATURE_NORM_LAYER, "dropout", LOGIT_LAYER, CALIBRATION_LAYER, "sigmoid", "score")
-
-
 def pooled_feature_model(model: keras.Model) -> keras.Model:
     """Image -> the concatenated pooled features the head reads (shares the model's weights)."""
     return keras.Model(model.input, model.get_layer("pooled_features").output)
-
-
-def head_of(model: keras.Model) -> keras.Model:
-    """Pooled features -> score: the head alone, sharing its layers (and weights) with `model`."""
-    width = model.get_layer("pooled_features").output.shape[-1]
-    features = keras.Input(shape=(width,), name="pooled_features_in")
-    x = features
-    for name in HEAD_LAYERS:
-        x = model.get_layer(name)(x)
-    return keras.Model(features, x, name="head")
 
 
 def backbone_of(model: keras.Model) -> keras.Model:
@@ -159,7 +146,7 @@ def backbone_of(model: keras.Model) -> keras.Model:
 
 
 def freeze_backbone(model: keras.Model) -> None:
-    """Phase 1: only the head learns."""
+    """Phase 1: the backbone is fixed while the head is fitted."""
     backbone_of(model).trainable = False
     model.get_layer(CALIBRATION_LAYER).trainable = False
 

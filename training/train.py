@@ -173,7 +173,10 @@ class TrainingRun:
         for phase in PHASES:
             if self.state.phase == "done" or PHASES.index(self.state.phase) > PHASES.index(phase):
                 continue
-            self._fit_head(model) if phase == "head" else self._fine_tune(model)
+            if phase == "head":
+                self._fit_head(model)
+            else:
+                self._fine_tune(model)
             self.state.phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
             self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
             self.state.save(self.dir / STATE_FILE)
