@@ -3,7 +3,8 @@
 With the backbone frozen, a photo's pooled features never change, so the head is a linear model on fixed
 features and needs no gradient descent: standardise the features, regress the logit of the score (the head
 ends in 5 * sigmoid), and pick the ridge penalty by validation SRCC. On LIVE-C this beat a small MLP head
-trained with Adam and early stopping by 0.02–0.04 SRCC per fold, is deterministic, and takes seconds.
+trained with Adam and early stopping (full-recipe test SRCC 0.734 -> 0.749 and 0.690 -> 0.748 on LIVE-C
+folds 0 and 1), is deterministic, and takes seconds.
 """
 
 from __future__ import annotations
