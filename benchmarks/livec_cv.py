@@ -68,10 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="per-fold run folders (resumable)")
     parser.add_argument("--smoke", action="store_true", help="tiny images and epochs: checks the script only")
     parser.add_argument("--weights", default="imagenet")
+    parser.add_argument("--fine-tune-epochs", type=int, help="override the recipe's phase-2 epochs")
+    parser.add_argument("--fine-tune-from", help="override the first unfrozen backbone layer")
+    parser.add_argument("--patience", type=int, help="override the recipe's early-stopping patience")
     args = parser.parse_args(argv)
 
     config = TrainConfig.smoke() if args.smoke else TrainConfig()
-    config = replace(config, weights=args.weights)
+    overrides = {"fine_tune_epochs": args.fine_tune_epochs, "fine_tune_from": args.fine_tune_from,
+                 "patience": args.patience}
+    config = replace(config, weights=args.weights, **{k: v for k, v in overrides.items() if v is not None})
     table = read_ratings(args.data / "labels.csv", (0, 100))
     started = time.time()
     data, skipped = load_image_set(table, args.data, config.image_size)
