@@ -282,20 +282,22 @@ def _check_input_is_raw_pixels(content: bytes) -> None:
                           "apps feeding raw pixels would get wrong scores")
 
 
+def raw_outputs(content: bytes, images: np.ndarray) -> np.ndarray:
+    """The model's raw output tensors (uint8 for int8 models) for each image, concatenated."""
+    interpreter = Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    values = []
+    for image in images:
+        interpreter.set_tensor(inp["index"], image[np.newaxis])
+        interpreter.invoke()
+        values.append(interpreter.get_tensor(out["index"]).copy())
+    return np.concatenate(values)
+
+
 def _check_same_outputs(reference: bytes, candidate: bytes, images: np.ndarray) -> None:
     """Both models must give bit-identical outputs on the same images (re-encoding must change nothing)."""
-    results = []
-    for content in (reference, candidate):
-        interpreter = Interpreter(model_content=content)
-        interpreter.allocate_tensors()
-        inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-        values = []
-        for image in images:
-            interpreter.set_tensor(inp["index"], image[np.newaxis])
-            interpreter.invoke()
-            values.append(interpreter.get_tensor(out["index"]).copy())
-        results.append(np.concatenate(values))
-    if not np.array_equal(*results):
+    if not np.array_equal(raw_outputs(reference, images), raw_outputs(candidate, images)):
         raise ExportError("compacting the .tflite changed its outputs: a bug in export.compact, please report it")
 
 

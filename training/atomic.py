@@ -7,6 +7,8 @@ run can't leave a truncated artifact under its final name.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import json
 import os
 import tempfile
@@ -45,6 +47,15 @@ def _current_umask() -> int:
 def write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def write_csv(path: str | os.PathLike, header: list[str], rows) -> None:
+    """A CSV table (properly quoted, `\n` line ends) written atomically."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_text(path, buf.getvalue())
 
 
 def write_json(path: str | os.PathLike, data: object) -> None:

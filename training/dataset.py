@@ -8,8 +8,6 @@ silently.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,12 +103,7 @@ def unrated_images(table: RatingTable, images_dir: str | os.PathLike | None) -> 
 
 def write_skip_report(skipped: list[Skipped], path: str | os.PathLike) -> None:
     """CSV with one row per skipped image: `image,reason` (written even when empty, as proof of none)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["image", "reason"])
-    for s in skipped:
-        writer.writerow([s.image, s.reason])
-    atomic.write_text(path, buf.getvalue())
+    atomic.write_csv(path, ["image", "reason"], [(s.image, s.reason) for s in skipped])
 
 
 def split_train_val(

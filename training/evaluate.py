@@ -38,14 +38,9 @@ def evaluate_set(
     result = metrics.evaluate(predicted, data.scores)
     if out_dir is not None:
         out = Path(out_dir)
-        lines = ["image,human,predicted"] + [
-            f"{_csv_cell(n)},{h:.4f},{p:.4f}" for n, h, p in zip(data.names, data.scores, predicted, strict=False)
-        ]
-        atomic.write_text(out / "predictions.csv", "\n".join(lines) + "\n")
+        rows = [(n, f"{h:.4f}", f"{p:.4f}") for n, h, p in zip(data.names, data.scores, predicted, strict=True)]
+        atomic.write_csv(out / "predictions.csv", ["image", "human", "predicted"], rows)
         plots.scatter(predicted, data.scores, out / "scatter.png", title=title, stats=result)
         plots.histogram(predicted, data.scores, out / "histogram.png", title=title)
     return result
 
-
-def _csv_cell(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\n') else text

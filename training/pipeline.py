@@ -14,8 +14,6 @@ Run folder layout (what a user gets):
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +104,5 @@ def _log_skipped(skipped: list[Skipped], report: Path, log) -> None:
 
 
 def _write_split(train: ImageSet, val: ImageSet, path: Path) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["image", "subset"])
-    writer.writerows([(n, "training") for n in train.names] + [(n, "validation") for n in val.names])
-    atomic.write_text(path, buf.getvalue())
+    rows = [(n, "training") for n in train.names] + [(n, "validation") for n in val.names]
+    atomic.write_csv(path, ["image", "subset"], rows)

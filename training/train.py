@@ -254,8 +254,7 @@ class TrainingRun:
 
     def _write_history(self) -> None:
         keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
-        rows = [",".join(keys)] + [",".join(str(h[k]) for k in keys) for h in self.state.history]
-        atomic.write_text(self.dir / "history.csv", "\n".join(rows) + "\n")
+        atomic.write_csv(self.dir / "history.csv", keys, [[h[k] for k in keys] for h in self.state.history])
 
 
 def _remove_checkpoint(prefix: str) -> None:
