@@ -9,8 +9,12 @@ export benchmark and the feature baseline can reuse exactly the same split (`fol
 keeps its run folder under --work, so an interrupted benchmark resumes where it stopped and finished folds
 are not trained again.
 
-Writes `benchmarks/results/livec_cv.json`: per-fold metrics and mean ± std under "float" (other keys in an
-existing file, such as "int8" from the export benchmark, are kept).
+Every fold's model is also exported to int8 .tflite exactly as `python -m export tflite` does (calibrated
+on 200 of the fold's training photos) and scored on the same held-out photos through LiteRT, so accuracy is
+reported for what the phone runs, with the float-vs-int8 parity numbers (`export.parity`) per fold.
+
+Writes `benchmarks/results/livec_cv.json`: per-fold metrics and mean ± std under "float" and "int8", and
+"parity" (other keys in an existing file, such as "linear_probe", are kept).
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training import atomic  # noqa: E402
+from export.parity import compare_scores, tflite_scores  # noqa: E402
+from export.tflite_export import fixed_size_model, quantize_int8, save_tflite  # noqa: E402
+from training import atomic, metrics  # noqa: E402
 from training.config import TrainConfig  # noqa: E402
-from training.dataset import load_image_set, split_train_val  # noqa: E402
-from training.evaluate import evaluate_set  # noqa: E402
+from training.dataset import ImageSet, load_image_set, split_train_val  # noqa: E402
+from training.evaluate import evaluate_set, predict_scores  # noqa: E402
+from training.model import load_model  # noqa: E402
 from training.rating_tables import read_ratings  # noqa: E402
 from training.train import TrainingRun  # noqa: E402
 
@@ -56,6 +63,38 @@ def summarise(per_fold: list[dict]) -> dict:
     out["predicted_std_mean"] = float(np.mean([f["predicted_spread"]["std"] for f in per_fold]))
     out["human_std_mean"] = float(np.mean([f["human_spread"]["std"] for f in per_fold]))
     return out
+
+
+def int8_fold(fold_dir: Path, train: ImageSet, test: ImageSet, image_size: int, representative: int = 200,
+              seed: int = 0) -> tuple[dict, dict]:
+    """Export the fold's model to int8 and score its held-out photos: (int8 metrics, parity numbers).
+
+    Calibration uses a seeded sample of the fold's training photos, never its test photos, as the CLI does.
+    """
+    model = load_model(fold_dir / "model.keras")
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(train), size=min(representative, len(train)), replace=False))
+    content = quantize_int8(fixed_size_model(model, image_size), train.images[pick])
+    tflite = fold_dir / "int8.tflite"
+    report = save_tflite(content, tflite, "int8", None, representative_images=len(pick))
+    int8 = tflite_scores(tflite, test.images)
+    result = metrics.evaluate(int8, test.scores)
+    result["size_bytes"] = report.size_bytes
+    parity = compare_scores(predict_scores(model, test.images), int8, test.scores, list(test.names)).to_dict()
+    return result, parity
+
+
+def summarise_parity(per_fold: list[dict]) -> dict:
+    """The parity bar holds for the benchmark only if it holds on every fold."""
+    return {
+        "srcc_float_vs_int8_mean": float(np.mean([p["srcc_float_vs_int8"] for p in per_fold])),
+        "srcc_float_vs_int8_min": float(np.min([p["srcc_float_vs_int8"] for p in per_fold])),
+        "srcc_drop_mean": float(np.mean([p["srcc_drop"] for p in per_fold])),
+        "srcc_drop_max": float(np.max([p["srcc_drop"] for p in per_fold])),
+        "max_abs_diff": float(np.max([p["max_abs_diff"] for p in per_fold])),
+        "mean_abs_diff": float(np.mean([p["mean_abs_diff"] for p in per_fold])),
+        "all_folds_passed": all(p["passed"] for p in per_fold),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -85,28 +124,40 @@ def main(argv: list[str] | None = None) -> int:
     folds = fold_indices(len(data), args.folds, args.seed)
     work = args.work / ("smoke" if args.smoke else "full")
     per_fold: list[dict] = []
+    int8_per_fold: list[dict] = []
+    parity_per_fold: list[dict] = []
     for k, test_idx in enumerate(folds):
         if args.only_fold is not None and k != args.only_fold:
             continue
         fold_dir = work / f"fold_{k}"
         result_file = fold_dir / "test_metrics.json"
-        if result_file.exists():
-            per_fold.append(json.loads(result_file.read_text()))
-            print(f"fold {k}: already done, SRCC {per_fold[-1]['srcc']:.4f}")
-            continue
         train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
         train_all = data.subset(train_idx)
         inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
-        print(f"fold {k}: {len(inner_train)} train / {len(inner_val)} val / {len(test_idx)} test photos")
-        t0 = time.time()
-        model = TrainingRun(config, train_all.subset(inner_train), train_all.subset(inner_val), fold_dir).fit()
-        test = evaluate_set(model, data.subset(test_idx), fold_dir / "test", title=f"LIVE-C fold {k} (held out)")
-        test["fold"] = k
-        test["train_seconds"] = round(time.time() - t0, 1)
-        atomic.write_json(result_file, test)
-        per_fold.append(test)
-        print(f"fold {k}: test SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} RMSE {test['rmse']:.3f}"
-              f" ({test['train_seconds']:.0f} s)")
+        if result_file.exists():
+            per_fold.append(json.loads(result_file.read_text()))
+            print(f"fold {k}: already trained, SRCC {per_fold[-1]['srcc']:.4f}")
+        else:
+            print(f"fold {k}: {len(inner_train)} train / {len(inner_val)} val / {len(test_idx)} test photos")
+            t0 = time.time()
+            model = TrainingRun(config, train_all.subset(inner_train), train_all.subset(inner_val), fold_dir).fit()
+            test = evaluate_set(model, data.subset(test_idx), fold_dir / "test", title=f"LIVE-C fold {k} (held out)")
+            test["fold"] = k
+            test["train_seconds"] = round(time.time() - t0, 1)
+            atomic.write_json(result_file, test)
+            per_fold.append(test)
+            print(f"fold {k}: test SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} RMSE {test['rmse']:.3f}"
+                  f" ({test['train_seconds']:.0f} s)")
+        int8_file = fold_dir / "int8_metrics.json"
+        if not int8_file.exists():
+            int8, parity = int8_fold(fold_dir, train_all.subset(inner_train), data.subset(test_idx), config.image_size)
+            atomic.write_json(int8_file, {"int8": {**int8, "fold": k}, "parity": {**parity, "fold": k}})
+        saved = json.loads(int8_file.read_text())
+        int8_per_fold.append(saved["int8"])
+        parity_per_fold.append(saved["parity"])
+        p = saved["parity"]
+        print(f"fold {k}: int8 SRCC {saved['int8']['srcc']:.4f}, float-vs-int8 SRCC {p['srcc_float_vs_int8']:.4f},"
+              f" max |diff| {p['max_abs_diff']:.3f}")
 
     if args.smoke and args.out == DEFAULT_OUT:
         args.out = args.out.with_name("livec_cv_smoke.json")
@@ -121,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
             "smoke": args.smoke,
             "float_per_fold": per_fold,
             "float": summarise(per_fold) if per_fold else {},
+            "int8_per_fold": int8_per_fold,
+            "int8": summarise(int8_per_fold) if int8_per_fold else {},
+            "parity_per_fold": parity_per_fold,
+            "parity": summarise_parity(parity_per_fold) if parity_per_fold else {},
             "complete": len(per_fold) == args.folds,
             "command": "python benchmarks/livec_cv.py" + (" --smoke" if args.smoke else ""),
             "wall_seconds": round(time.time() - started, 1),
@@ -130,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     f = results["float"]
     if f:
         print(f"{len(per_fold)} folds: SRCC {f['srcc_mean']:.4f} ± {f['srcc_std']:.4f}, "
-              f"PLCC {f['plcc_mean']:.4f} ± {f['plcc_std']:.4f} -> {args.out}")
+              f"PLCC {f['plcc_mean']:.4f} ± {f['plcc_std']:.4f}; int8 SRCC {results['int8']['srcc_mean']:.4f}"
+              f" -> {args.out}")
     return 0
 
 

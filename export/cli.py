@@ -2,16 +2,32 @@
 
     python -m export tflite --model runs/mine --images photos/ --out model.tflite     # int8, <= 450 KB
     python -m export score --model model.tflite --out scores.csv photos/ extra.jpg
+    python -m export info model.tflite [--json]
 
-`score` never imports TensorFlow (it starts in well under a second); `tflite` imports it only once the
-arguments are parsed, so `--help` is instant too. Errors a user can fix print one message and exit 2.
+`score` and `info` never import TensorFlow (they start in well under a second); `tflite` imports it only
+once the arguments are parsed, so `--help` is instant too. Errors a user can fix print one message and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import time
+from dataclasses import replace
 from pathlib import Path
+
+from export.metadata import (
+    CUSTOM_METADATA_NAME,
+    DEFAULT_AUTHOR,
+    DEFAULT_LICENSE,
+    DEFAULT_NAME,
+    format_metadata,
+    format_tensor_facts,
+    info_from_run,
+    read_metadata,
+    tensor_facts,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -48,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--representative", type=_positive_int, default=200, metavar="N",
                    help="training photos used to calibrate quantization")
     t.add_argument("--float", action="store_true", help="write a float32 model instead (no budget, no --images)")
+    t.add_argument("--cv-results", type=Path, metavar="JSON",
+                   help="cross-validation results (benchmarks/livec_cv.json) to embed in the metadata")
+    t.add_argument("--name", default=DEFAULT_NAME, help="model name in the embedded TFLite metadata")
+    t.add_argument("--version", dest="model_version", metavar="VERSION",
+                   help="model version in the metadata; unset: the installed iqlite version")
+    t.add_argument("--author", default=DEFAULT_AUTHOR, help="author in the metadata")
+    t.add_argument("--license", default=DEFAULT_LICENSE,
+                   help="licence in the metadata (training data may impose another than the project's)")
 
     s = sub.add_parser(
         "score",
@@ -64,6 +88,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="CSV file to write")
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    i = sub.add_parser(
+        "info",
+        help="show a .tflite model's embedded metadata and its input/output tensors",
+        description=(
+            "Print what a .tflite model says about itself: the embedded TFLite metadata (name, version, "
+            "preprocessing, score scale, training data, measured accuracy) and what the interpreter reports "
+            "(input and output shape, type and quantization, file size). No TensorFlow needed."
+        ),
+    )
+    i.add_argument("model", type=Path, metavar="MODEL.tflite", help="the model file")
+    i.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     return parser
 
 
@@ -82,10 +118,32 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_info(args: argparse.Namespace) -> int:
+    path: Path = args.model
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found")
+    content = path.read_bytes()
+    try:
+        metadata = read_metadata(content)
+        facts = tensor_facts(content)
+    except (ValueError, RuntimeError) as err:  # not a model, or one LiteRT cannot load
+        raise ValueError(f"{path}: {err}") from err
+    if args.json:
+        print(json.dumps({"file": str(path), **facts, "metadata": metadata}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{path}")
+    print(format_tensor_facts(facts))
+    if metadata is None:
+        print("no iqlite metadata: this model has no TFLite metadata (export it with this version of iqlite)")
+    else:
+        if CUSTOM_METADATA_NAME not in metadata.get("custom_metadata", {}):
+            print("no iqlite metadata: the model's TFLite metadata was not written by iqlite")
+        print(format_metadata(metadata))
+    return 0
+
+
 def _recorded_images_dir(run_dir: Path) -> Path | None:
     """The images folder the training run recorded in ratings_summary.json, if it still exists."""
-    import json
-
     try:
         recorded = json.loads((Path(run_dir) / "ratings_summary.json").read_text()).get("images_dir")
     except (OSError, ValueError):
@@ -103,16 +161,69 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
     model, config = te.load_run(args.model)
     size = args.image_size or config.image_size
+    info = info_from_run(args.model, image_size=size, version=args.model_version, name=args.name,
+                         author=args.author, license=args.license)
     fixed = te.fixed_size_model(model, size)
     if args.float:
-        report = te.convert_float(fixed, args.out)
-    else:
-        rep = te.representative_images(args.model, args.images, n=args.representative, image_size=size)
-        print(f"calibrating int8 quantization on {len(rep)} training photos at {size} px")
-        report = te.convert_int8(fixed, rep, args.out, budget_bytes=int(round(args.budget_kb * 1000)))
-    atomic.write_json(f"{args.out}.json", report.to_dict())
+        report = te.convert_float(fixed, args.out, info=info)
+        atomic.write_json(f"{args.out}.json", report.to_dict())
+        print(report.summary())
+        return 0
+    started = time.monotonic()
+    rep = te.representative_images(args.model, args.images, n=args.representative, image_size=size)
+    print(f"calibrating int8 quantization on {len(rep)} training photos at {size} px")
+    content = te.quantize_int8(fixed, rep)
+    parity = _validation_parity(args.model, args.images, size, fixed, content)
+    if parity is not None:
+        report_parity, int8_metrics = parity
+        info = replace(info, metrics={**info.metrics, "int8_validation": int8_metrics,
+                                      "parity_validation": report_parity.to_dict()})
+    if args.cv_results:
+        info = replace(info, metrics={**info.metrics, "cross_validation": _cv_summary(args.cv_results)})
+    content = te.with_metadata(content, info, rep[:3])
+    report = te.save_tflite(content, args.out, "int8", int(round(args.budget_kb * 1000)),
+                            representative_images=len(rep), seconds=time.monotonic() - started)
+    result = report.to_dict()
+    if parity is not None:
+        result["parity_validation"] = parity[0].to_dict()
+        result["int8_validation"] = parity[1]
+    atomic.write_json(f"{args.out}.json", result)
     print(report.summary())
+    if parity is not None:
+        print(parity[0].summary())
+        if not parity[0].passed:
+            print("warning: the int8 model does not track the float model closely enough; try quantization-aware "
+                  "training (--qat) or more calibration photos (--representative)", file=sys.stderr)
     return 0
+
+
+def _validation_parity(run_dir: Path, images_dir: Path, size: int, fixed, content: bytes) -> tuple | None:
+    """(ParityReport, int8 metrics) on the run's validation photos, or None if the run has none."""
+    from export.parity import compare_scores, validation_photos
+    from export.tflite_export import tflite_content_scores
+    from training import metrics
+    from training.evaluate import predict_scores
+
+    images, human, names = validation_photos(run_dir, images_dir, size)
+    if len(images) < 3:
+        print("no validation photos to check int8 parity on (the run has no validation/predictions.csv)")
+        return None
+    int8 = tflite_content_scores(content, images)
+    parity = compare_scores(predict_scores(fixed, images, batch_size=1), int8, human, names)
+    return parity, metrics.evaluate(int8, human)
+
+
+def _cv_summary(path: Path) -> dict:
+    """The headline numbers of a cross-validation results file (benchmarks/livec_cv.py) for the metadata."""
+    results = json.loads(path.read_text(encoding="utf-8"))
+    keep = ("srcc_mean", "srcc_std", "plcc_mean", "plcc_std", "rmse_mean", "auc_good_mean")
+    summary = {"dataset": results.get("dataset"), "folds": results.get("folds")}
+    for kind in ("float", "int8"):
+        if results.get(kind):
+            summary[kind] = {k: results[kind][k] for k in keep if k in results[kind]}
+    return summary
+
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "score":
             return cmd_score(args)
+        if args.command == "info":
+            return cmd_info(args)
         from export.tflite_export import ExportError
 
         try:

@@ -28,6 +28,8 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from export.compact import compact_tflite
+from export.export_graph import check_same_function, export_graph
+from export.metadata import ModelInfo, embed_metadata
 from export.output_range import pin_output_range
 from training.atomic import atomic_path
 from training.config import TrainConfig
@@ -50,6 +52,8 @@ __all__ = [
     "quantize_int8",
     "representative_images",
     "save_tflite",
+    "tflite_content_scores",
+    "with_metadata",
 ]
 
 DEFAULT_BUDGET_BYTES = 450_000
@@ -112,19 +116,20 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, TrainConfig]:
 
 
 def fixed_size_model(model: keras.Model, image_size: int, batch_size: int = 1) -> keras.Model:
-    """The trained regressor behind a fixed (batch, S, S, 3) input, sharing its weights.
+    """The trained regressor behind a fixed (batch, S, S, 3) input, in its int8-friendly form.
 
     The trained model accepts any size; the converter needs static shapes, and the apps a batch of one.
-    Calling the trained model on a new fixed Input reuses its layers, so no weight can be missed or
-    mis-copied (rebuilding with `build_model(..., image_size=S)` and copying weights would work too, but
-    `build_model` has no batch size and a copy is one more thing to get wrong). Inference mode is fixed:
-    dropout off, BatchNormalization on its moving statistics.
+    The backbone layers are the trained ones (shared weights, inference mode: BatchNormalization on its
+    moving statistics, no dropout); the head is rewritten by `export.export_graph` into the same function
+    with fewer, better-conditioned int8 steps. Float equality with the trained model is checked here on two
+    seeded random images, so a head the rewrite does not understand fails loudly instead of exporting wrong.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
         raise ValueError(f"image_size must be an int >= 32 (MobileNetV2 downsamples 32x), got {image_size!r}")
-    image = keras.Input(shape=(image_size, image_size, 3), batch_size=batch_size, name="image")
-    score = model(image, training=False)
-    return keras.Model(image, score, name="fixed")
+    exported = export_graph(model, image_size, batch_size)
+    probe = np.random.default_rng(0).integers(0, 256, size=(2, image_size, image_size, 3))
+    check_same_function(model, exported, probe)
+    return exported
 
 
 def representative_images(run_dir: str | os.PathLike, images_dir: str | os.PathLike, n: int = 200,
@@ -159,11 +164,12 @@ def representative_images(run_dir: str | os.PathLike, images_dir: str | os.PathL
     return np.stack(images)
 
 
-def quantize_int8(model: keras.Model, representative: np.ndarray) -> bytes:
+def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInfo | None = None) -> bytes:
     """Full-integer int8 .tflite bytes (uint8 image in, uint8 score out), calibrated on (N, S, S, 3) uint8 photos.
 
-    After conversion the output range is pinned to 0–5 stars and the file is compacted; both steps are
-    checked: the input must read raw pixels, and compaction must not change a single output value.
+    After conversion the output range is pinned to 0–5 stars, `info` is embedded as TFLite metadata (if
+    given), and the file is compacted last (re-packing for the metadata would undo compaction). Checked: the
+    input must read raw pixels, and metadata plus compaction must not change a single output value.
     """
     size = _fixed_input_size(model)
     rep = _checked_representative(representative, size)
@@ -179,25 +185,48 @@ def quantize_int8(model: keras.Model, representative: np.ndarray) -> bytes:
         converted = converter.convert()
     pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX)
     _check_input_is_raw_pixels(pinned)
-    compacted = compact_tflite(pinned)
-    _check_same_outputs(pinned, compacted, rep[:3])
-    return compacted
+    return with_metadata(pinned, info, rep[:3])
+
+
+def with_metadata(content: bytes, info: ModelInfo | None, check_images: np.ndarray) -> bytes:
+    """`info` embedded as TFLite metadata (replacing any), then compacted, as the last step of every export.
+
+    Re-packing for the metadata undoes compaction, so compaction always comes after it; the result must give
+    bit-identical outputs on `check_images`.
+    """
+    finished = compact_tflite(content if info is None else embed_metadata(content, info))
+    _check_same_outputs(content, finished, check_images)
+    return finished
+
+
+def tflite_content_scores(content: bytes, images: np.ndarray) -> np.ndarray:
+    """0–5 scores of .tflite bytes for (N, S, S, 3) uint8 images (dequantized as the apps do)."""
+    raw = raw_outputs(content, images).reshape(-1).astype(np.float64)
+    scale, zero_point = _io_details(content)[1]["quantization"]
+    return np.clip(scale * (raw - zero_point) if scale else raw, STAR_MIN, SCORE_MAX)
 
 
 def convert_int8(model: keras.Model, representative: np.ndarray, out_path: str | os.PathLike,
-                 budget_bytes: int | None = DEFAULT_BUDGET_BYTES) -> ExportReport:
-    """`quantize_int8`, then `save_tflite` within the size budget."""
+                 budget_bytes: int | None = DEFAULT_BUDGET_BYTES, info: ModelInfo | None = None) -> ExportReport:
+    """`quantize_int8` (with `info` as metadata), then `save_tflite` within the size budget."""
     started = time.monotonic()
-    content = quantize_int8(model, representative)
+    content = quantize_int8(model, representative, info)
     return save_tflite(content, out_path, "int8", budget_bytes, representative_images=len(representative),
                        seconds=time.monotonic() - started)
 
 
-def convert_float(model: keras.Model, out_path: str | os.PathLike) -> ExportReport:
-    """Float32 .tflite of the same fixed-size model: the reference for int8 parity and latency comparisons."""
-    _fixed_input_size(model)
+def convert_float(model: keras.Model, out_path: str | os.PathLike, info: ModelInfo | None = None) -> ExportReport:
+    """Float32 .tflite of the same fixed-size model: the reference for int8 parity and latency comparisons.
+
+    With `info`, it carries the same metadata as the int8 model (then compacted, which aligns the weights
+    the re-pack would leave unaligned), checked to compute exactly what the converter's file computes.
+    """
+    size = _fixed_input_size(model)
     started = time.monotonic()
     content = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    if info is not None:
+        probe = np.random.default_rng(0).integers(0, 256, size=(2, size, size, 3)).astype(np.float32)
+        content = with_metadata(content, info, probe)
     return save_tflite(content, out_path, "float32", None, seconds=time.monotonic() - started)
 
 
@@ -298,7 +327,8 @@ def raw_outputs(content: bytes, images: np.ndarray) -> np.ndarray:
 def _check_same_outputs(reference: bytes, candidate: bytes, images: np.ndarray) -> None:
     """Both models must give bit-identical outputs on the same images (re-encoding must change nothing)."""
     if not np.array_equal(raw_outputs(reference, images), raw_outputs(candidate, images)):
-        raise ExportError("compacting the .tflite changed its outputs: a bug in export.compact, please report it")
+        raise ExportError("embedding metadata or compacting the .tflite changed its outputs: a bug in "
+                          "export.metadata or export.compact, please report it")
 
 
 def _training_names(split_csv: Path) -> list[str]:
