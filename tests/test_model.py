@@ -2,13 +2,16 @@ import numpy as np
 import pytest
 
 from training.backbone_weights import WeightsNotFoundError, imagenet_weights_file
-from training.keras_setup import keras
+from training.keras_setup import keras, tf
 from training.model import (
     BACKBONE_NAME,
     ModelSpec,
     build_model,
     logit_model,
+    pooled_feature_model,
+    restore_checkpoint,
     set_calibration,
+    set_linear_head,
     unfreeze_top,
 )
 
@@ -81,3 +84,19 @@ def test_missing_imagenet_weights_give_one_message_with_the_fix(monkeypatch, tmp
 def test_weights_path_that_does_not_exist(tmp_path):
     with pytest.raises(WeightsNotFoundError, match="no such file"):
         build_model(ModelSpec(), weights=str(tmp_path / "nope.h5"))
+
+
+def test_checkpoint_restored_into_a_fresh_model_computes_the_same_scores(tmp_path):
+    """A resumed run restores checkpoints into a newly built model: the head's standardisation must come along."""
+    trained = build_model(ModelSpec(), weights="none")
+    images = np.random.default_rng(0).integers(0, 256, size=(3, 64, 64, 3)).astype(np.float32)
+    width = pooled_feature_model(trained).output.shape[-1]
+    rng = np.random.default_rng(1)
+    set_linear_head(trained, rng.normal(size=width), rng.uniform(0.5, 2.0, size=width), rng.normal(size=width), 0.1)
+    path = tf.train.Checkpoint(model=trained).write(str(tmp_path / "ckpt"))
+
+    fresh = build_model(ModelSpec(), weights="none")
+    restore_checkpoint(tf.train.Checkpoint(model=fresh), path)
+
+    expected = logit_model(trained).predict(images, verbose=0)
+    np.testing.assert_allclose(logit_model(fresh).predict(images, verbose=0), expected, rtol=1e-5, atol=1e-5)

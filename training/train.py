@@ -33,8 +33,9 @@ from training.model import (
     SCORE_MAX,
     build_model,
     freeze_backbone,
-        logit_model,
+    logit_model,
     pooled_feature_model,
+    restore_checkpoint,
     set_calibration,
     set_linear_head,
     unfreeze_top,
@@ -238,7 +239,7 @@ class TrainingRun:
         manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / "fine_tune"), max_to_keep=2)
         initial_epoch = 0
         if self.state.checkpoint:
-            checkpoint.restore(self.state.checkpoint).expect_partial()
+            restore_checkpoint(checkpoint, self.state.checkpoint)
             initial_epoch = self.state.epochs_done
         if initial_epoch >= cfg.fine_tune_epochs or self.state.since_best >= cfg.patience:
             return
@@ -250,7 +251,7 @@ class TrainingRun:
 
     def _restore_best(self, model: keras.Model) -> None:
         if self.state.best_checkpoint:
-            tf.train.Checkpoint(model=model).read(self.state.best_checkpoint).expect_partial()
+            restore_checkpoint(tf.train.Checkpoint(model=model), self.state.best_checkpoint)
 
     def _write_history(self) -> None:
         keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
