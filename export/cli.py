@@ -3,6 +3,7 @@
     python -m export tflite --model runs/mine --images photos/ --out model.tflite     # int8, <= 450 KB
     python -m export score --model model.tflite --out scores.csv photos/ extra.jpg
     python -m export info model.tflite [--json]
+    python -m export golden --model model.tflite --out tests/golden/iqlite.json
 
 `score` and `info` never import TensorFlow (they start in well under a second); `tflite` imports it only
 once the arguments are parsed, so `--help` is instant too. Errors a user can fix print one message and exit 2.
@@ -29,7 +30,10 @@ from export.metadata import (
     tensor_facts,
 )
 
-__all__ = ["build_parser", "main"]
+__all__ = ["SHIPPED_MODEL", "build_parser", "main"]
+
+#: The model shipped with the project (trained on LIVE-C; see android_demo/MODEL_CARD.md): `score`'s default.
+SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "android_demo/app/src/main/assets/iqlite.tflite"
 
 
 def _positive_int(text: str) -> int:
@@ -64,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--representative", type=_positive_int, default=200, metavar="N",
                    help="training photos used to calibrate quantization")
     t.add_argument("--float", action="store_true", help="write a float32 model instead (no budget, no --images)")
+    t.add_argument("--qat", action="store_true",
+                   help="quantization-aware training: fine-tune with int8 rounding simulated (minutes), write that "
+                   "model, and compare it with post-training quantization in OUT.qat.json")
+    t.add_argument("--qat-epochs", type=_positive_int, default=3, metavar="N", help="QAT fine-tuning epochs")
+    t.add_argument("--report", type=Path, metavar="JSON",
+                   help="where to write the export report (size, quantization, parity); default: OUT.json")
     t.add_argument("--cv-results", type=Path, metavar="JSON",
                    help="cross-validation results (benchmarks/livec_cv.json) to embed in the metadata")
     t.add_argument("--name", default=DEFAULT_NAME, help="model name in the embedded TFLite metadata")
@@ -84,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     s.add_argument("inputs", nargs="+", metavar="FILES_OR_DIRS", help="images and folders of images")
-    s.add_argument("--model", type=Path, required=True, help=".tflite model (int8 or float32)")
+    s.add_argument("--model", type=Path, default=SHIPPED_MODEL,
+                   help=".tflite model (int8 or float32); default: the shipped model")
     s.add_argument("--out", type=Path, required=True, help="CSV file to write")
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -100,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("model", type=Path, metavar="MODEL.tflite", help="the model file")
     i.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    g = sub.add_parser(
+        "golden",
+        help="record a model's outputs on the golden images (what tests and apps must reproduce exactly)",
+        description=(
+            "Draw the golden images (export/golden.py: formula-made PNGs) into --images and write, for each, the "
+            "hashes of its pixels and preprocessed input and the model's raw uint8 output and score, to --out."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="int8 .tflite model")
+    g.add_argument("--out", type=Path, required=True, help="JSON record to write")
+    g.add_argument("--images", type=Path, help="folder for the golden PNGs (default: beside --out, golden_images/)")
     return parser
 
 
@@ -115,6 +139,17 @@ def cmd_score(args: argparse.Namespace) -> int:
     if summary.scored == 0:
         print("error: no photo could be scored", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from export.golden import write_golden_record
+
+    images = args.images or args.out.parent / "golden_images"
+    record = write_golden_record(args.model, args.out, images)
+    for name, item in record["images"].items():
+        print(f"{name:16s} raw {item['raw_output']:3d}  score {item['score']:.3f}")
+    print(f"wrote {args.out} and {len(record['images'])} images in {images}")
     return 0
 
 
@@ -152,6 +187,8 @@ def _recorded_images_dir(run_dir: Path) -> Path | None:
 
 
 def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    if args.qat and args.float:
+        parser.error("--qat makes an int8 model; it cannot be combined with --float")
     if not args.float and args.images is None:
         args.images = _recorded_images_dir(args.model)
         if args.images is None:
@@ -166,13 +203,18 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     fixed = te.fixed_size_model(model, size)
     if args.float:
         report = te.convert_float(fixed, args.out, info=info)
-        atomic.write_json(f"{args.out}.json", report.to_dict())
+        atomic.write_json(args.report or f"{args.out}.json", report.to_dict())
         print(report.summary())
         return 0
     started = time.monotonic()
     rep = te.representative_images(args.model, args.images, n=args.representative, image_size=size)
     print(f"calibrating int8 quantization on {len(rep)} training photos at {size} px")
     content = te.quantize_int8(fixed, rep)
+    if args.qat:
+        from export.qat import qat_int8
+
+        content = qat_int8(args.model, args.images, model, rep, ptq_content=content, report_path=f"{args.out}.qat.json",
+                           epochs=args.qat_epochs, batch_size=config.batch_size, seed=config.seed)
     parity = _validation_parity(args.model, args.images, size, fixed, content)
     if parity is not None:
         report_parity, int8_metrics = parity
@@ -187,7 +229,7 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if parity is not None:
         result["parity_validation"] = parity[0].to_dict()
         result["int8_validation"] = parity[1]
-    atomic.write_json(f"{args.out}.json", result)
+    atomic.write_json(args.report or f"{args.out}.json", result)
     print(report.summary())
     if parity is not None:
         print(parity[0].summary())
@@ -238,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_score(args)
         if args.command == "info":
             return cmd_info(args)
+        if args.command == "golden":
+            return cmd_golden(args)
         from export.tflite_export import ExportError
 
         try:

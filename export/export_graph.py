@@ -30,16 +30,46 @@ from training.model import (
     GlobalStdPooling2D,
 )
 
-__all__ = ["CenteredStdPooling2D", "check_same_function", "export_graph", "folded_head"]
+__all__ = ["CenteredStdPooling2D", "ChannelAffine", "check_same_function", "export_graph", "feature_statistics",
+           "folded_head"]
+
+
+class ChannelAffine(keras.layers.Layer):
+    """x * scale + offset with fixed per-channel constants (becomes one int8 MUL and ADD)."""
+
+    def __init__(self, scale: np.ndarray, offset: np.ndarray, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.scale = tf.constant(np.asarray(scale, np.float32))
+        self.offset = tf.constant(np.asarray(offset, np.float32))
+
+    def call(self, x):
+        return x * self.scale + self.offset
 
 
 class CenteredStdPooling2D(keras.layers.Layer):
-    """Per-channel std over height and width as sqrt(mean((x - mean)^2)): the int8-friendly equivalent of
-    `training.model.GlobalStdPooling2D` (same epsilon, so float outputs agree to rounding)."""
+    """Per-channel std over height and width of x / s as sqrt(mean((x/s - mean(x/s))^2) + 1e-6 / s^2).
+
+    Times s, this is `training.model.GlobalStdPooling2D` exactly (same epsilon); s is the channel's typical
+    std, so every channel's squared deviations sit in the same range and share the int8 levels fairly.
+    """
+
+    def __init__(self, channel_scale: np.ndarray, **kwargs) -> None:
+        super().__init__(**kwargs)
+        s = np.asarray(channel_scale, np.float64)
+        self.inverse = tf.constant((1.0 / s).astype(np.float32))
+        self.epsilon = tf.constant((1e-6 / s**2).astype(np.float32))
 
     def call(self, x):
-        centred = x - tf.reduce_mean(x, axis=[1, 2], keepdims=True)
-        return tf.sqrt(tf.reduce_mean(tf.square(centred), axis=[1, 2]) + 1e-6)
+        scaled = x * self.inverse
+        centred = scaled - tf.reduce_mean(scaled, axis=[1, 2], keepdims=True)
+        return tf.sqrt(tf.reduce_mean(tf.square(centred), axis=[1, 2]) + self.epsilon)
+
+
+def feature_statistics(model: keras.Model) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of every pooled feature over the training photos, as the model's Normalization holds them."""
+    mean, variance, _ = model.get_layer(FEATURE_NORM_LAYER).get_weights()
+    std = np.maximum(np.sqrt(variance.astype(np.float64).reshape(-1)), keras.backend.epsilon())
+    return mean.astype(np.float64).reshape(-1), std
 
 
 def folded_head(model: keras.Model) -> tuple[np.ndarray, float]:
@@ -67,21 +97,32 @@ def export_graph(model: keras.Model, image_size: int, batch_size: int = 1) -> ke
     x = model.get_layer("to_minus1_1")(image)
     features = model.get_layer(BACKBONE_NAME)(x, training=False)
     features = features if isinstance(features, list) else [features]
-    terms, start = [], 0
+    feature_mean, feature_std = feature_statistics(model)
+    pieces, start = [], 0
     for i, (fmap, kinds) in enumerate(zip(features, pooling, strict=True)):
         channels = int(fmap.shape[-1])
         for kind in kinds:
-            pooled = (keras.layers.GlobalAveragePooling2D(name=f"mean_pool_{i}")(fmap) if kind == "mean"
-                      else CenteredStdPooling2D(name=f"std_pool_{i}")(fmap))
-            dense = keras.layers.Dense(1, use_bias=not terms, name=f"logit_{kind}_{i}")
-            term = dense(pooled)
-            part = weights[start:start + channels].reshape(-1, 1).astype(np.float32)
-            dense.set_weights([part, np.array([bias], np.float32)] if dense.use_bias else [part])
-            terms.append(term)
+            part = slice(start, start + channels)
+            if kind == "mean":
+                # Standardise before pooling (linear, so it commutes with the mean): pooled values are z-scores.
+                mu, sigma = feature_mean[part], feature_std[part]
+                shifted = ChannelAffine(1.0 / sigma, -mu / sigma, name=f"standardise_{i}")(fmap)
+                pooled = keras.layers.GlobalAveragePooling2D(name=f"mean_pool_{i}")(shifted)
+                w = weights[part] * sigma
+                bias += float(np.dot(weights[part], mu))
+            else:
+                typical = np.maximum(np.abs(feature_mean[part]), 1e-3)
+                pooled = CenteredStdPooling2D(typical, name=f"std_pool_{i}")(fmap)
+                w = weights[part] * typical
+            pieces.append((kind, i, pooled, w))
             start += channels
     if start != len(weights):
         raise ValueError(f"pooled features have {start} channels but the head has {len(weights)} weights")
-    z = keras.layers.Add(name="logit")(terms) if len(terms) > 1 else terms[0]
+    pooled_all = keras.layers.Concatenate(name="pooled_balanced")([p for _, _, p, _ in pieces])
+    dense = keras.layers.Dense(1, name="logit")
+    z = dense(pooled_all)
+    kernel = np.concatenate([w for _, _, _, w in pieces]).reshape(-1, 1).astype(np.float32)
+    dense.set_weights([kernel, np.array([bias], np.float32)])
     s = keras.layers.Activation("sigmoid", name="sigmoid")(z)
     score = keras.layers.Rescaling(SCORE_MAX, name="score")(s)
     return keras.Model(image, score, name="iqlite_export")
