@@ -84,6 +84,24 @@ def int8_fold(fold_dir: Path, train: ImageSet, test: ImageSet, image_size: int, 
     return result, parity
 
 
+def qat_fold(fold_dir: Path, train: ImageSet, val: ImageSet, test: ImageSet, image_size: int,
+             representative: int = 200, seed: int = 0) -> tuple[dict, dict]:
+    """As `int8_fold`, with quantization-aware training first (`export.qat`, its default recipe)."""
+    from export.qat import train_qat
+
+    model = load_model(fold_dir / "model.keras")
+    pick = np.sort(np.random.default_rng(seed).choice(len(train), size=min(representative, len(train)), replace=False))
+    result = train_qat(model, train.images, val.images, val.scores, train.images[pick])
+    content = quantize_int8(result.model, train.images[pick])
+    tflite = fold_dir / "qat.tflite"
+    report = save_tflite(content, tflite, "int8", None, representative_images=len(pick))
+    qat = tflite_scores(tflite, test.images)
+    out = metrics.evaluate(qat, test.scores)
+    out.update(size_bytes=report.size_bytes, best_epoch=result.best_epoch, qat_seconds=round(result.seconds, 1))
+    parity = compare_scores(predict_scores(model, test.images), qat, test.scores, list(test.names)).to_dict()
+    return out, parity
+
+
 def summarise_parity(per_fold: list[dict]) -> dict:
     """The parity bar holds for the benchmark only if it holds on every fold."""
     return {
@@ -95,6 +113,16 @@ def summarise_parity(per_fold: list[dict]) -> dict:
         "mean_abs_diff": float(np.mean([p["mean_abs_diff"] for p in per_fold])),
         "all_folds_passed": all(p["passed"] for p in per_fold),
     }
+
+
+def _collect(result_file: Path, kind: str, fold: int, per_fold: list[dict], parity_per_fold: list[dict]) -> None:
+    """Append a fold's saved int8/QAT metrics and parity to the running lists, and say them."""
+    saved = json.loads(result_file.read_text())
+    per_fold.append(saved[kind])
+    parity_per_fold.append(saved["parity"])
+    p = saved["parity"]
+    print(f"fold {fold}: {kind} SRCC {saved[kind]['srcc']:.4f}, float-vs-{kind} SRCC {p['srcc_float_vs_int8']:.4f},"
+          f" max |diff| {p['max_abs_diff']:.3f}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fine-tune-epochs", type=int, help="override the recipe's phase-2 epochs")
     parser.add_argument("--fine-tune-from", help="override the first unfrozen backbone layer")
     parser.add_argument("--patience", type=int, help="override the recipe's early-stopping patience")
+    parser.add_argument("--qat", action="store_true",
+                        help="also quantization-aware training per fold (~5 min a fold at 384 px): 'qat' entries")
     args = parser.parse_args(argv)
 
     config = TrainConfig.smoke() if args.smoke else TrainConfig()
@@ -126,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     per_fold: list[dict] = []
     int8_per_fold: list[dict] = []
     parity_per_fold: list[dict] = []
+    qat_per_fold: list[dict] = []
+    qat_parity_per_fold: list[dict] = []
     for k, test_idx in enumerate(folds):
         if args.only_fold is not None and k != args.only_fold:
             continue
@@ -148,16 +180,18 @@ def main(argv: list[str] | None = None) -> int:
             per_fold.append(test)
             print(f"fold {k}: test SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} RMSE {test['rmse']:.3f}"
                   f" ({test['train_seconds']:.0f} s)")
+        train, test = train_all.subset(inner_train), data.subset(test_idx)
         int8_file = fold_dir / "int8_metrics.json"
         if not int8_file.exists():
-            int8, parity = int8_fold(fold_dir, train_all.subset(inner_train), data.subset(test_idx), config.image_size)
+            int8, parity = int8_fold(fold_dir, train, test, config.image_size)
             atomic.write_json(int8_file, {"int8": {**int8, "fold": k}, "parity": {**parity, "fold": k}})
-        saved = json.loads(int8_file.read_text())
-        int8_per_fold.append(saved["int8"])
-        parity_per_fold.append(saved["parity"])
-        p = saved["parity"]
-        print(f"fold {k}: int8 SRCC {saved['int8']['srcc']:.4f}, float-vs-int8 SRCC {p['srcc_float_vs_int8']:.4f},"
-              f" max |diff| {p['max_abs_diff']:.3f}")
+        _collect(int8_file, "int8", k, int8_per_fold, parity_per_fold)
+        qat_file = fold_dir / "qat_metrics.json"
+        if args.qat and not qat_file.exists():
+            qat, parity = qat_fold(fold_dir, train, train_all.subset(inner_val), test, config.image_size)
+            atomic.write_json(qat_file, {"qat": {**qat, "fold": k}, "parity": {**parity, "fold": k}})
+        if qat_file.exists():
+            _collect(qat_file, "qat", k, qat_per_fold, qat_parity_per_fold)
 
     if args.smoke and args.out == DEFAULT_OUT:
         args.out = args.out.with_name("livec_cv_smoke.json")
@@ -176,6 +210,10 @@ def main(argv: list[str] | None = None) -> int:
             "int8": summarise(int8_per_fold) if int8_per_fold else {},
             "parity_per_fold": parity_per_fold,
             "parity": summarise_parity(parity_per_fold) if parity_per_fold else {},
+            "qat_per_fold": qat_per_fold,
+            "qat": summarise(qat_per_fold) if qat_per_fold else {},
+            "qat_parity_per_fold": qat_parity_per_fold,
+            "qat_parity": summarise_parity(qat_parity_per_fold) if qat_parity_per_fold else {},
             "complete": len(per_fold) == args.folds,
             "command": "python benchmarks/livec_cv.py" + (" --smoke" if args.smoke else ""),
             "wall_seconds": round(time.time() - started, 1),

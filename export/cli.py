@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--float", action="store_true", help="write a float32 model instead (no budget, no --images)")
     t.add_argument("--qat", action="store_true",
                    help="quantization-aware training: fine-tune with int8 rounding simulated (minutes), write that "
-                   "model, and compare it with post-training quantization in OUT.qat.json")
+                   "model, and compare it with post-training quantization in OUT.qat.json (or REPORT.qat.json)")
     t.add_argument("--qat-epochs", type=_positive_int, default=3, metavar="N", help="QAT fine-tuning epochs")
     t.add_argument("--report", type=Path, metavar="JSON",
                    help="where to write the export report (size, quantization, parity); default: OUT.json")
@@ -213,8 +213,13 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     if args.qat:
         from export.qat import qat_int8
 
-        content = qat_int8(args.model, args.images, model, rep, ptq_content=content, report_path=f"{args.out}.qat.json",
+        qat_report = args.report.with_suffix(".qat.json") if args.report else Path(f"{args.out}.qat.json")
+        content = qat_int8(args.model, args.images, model, rep, ptq_content=content, report_path=qat_report,
                            epochs=args.qat_epochs, batch_size=config.batch_size, seed=config.seed)
+    quantization = (f"quantization-aware training ({args.qat_epochs} epochs, export/qat.py), then int8 conversion"
+                    if args.qat else "post-training int8 quantization")
+    info = replace(info, architecture={**info.architecture, "quantization": quantization,
+                                       "calibration_photos": len(rep)})
     parity = _validation_parity(args.model, args.images, size, fixed, content)
     if parity is not None:
         report_parity, int8_metrics = parity

@@ -1,0 +1,60 @@
+"""The shipped model on the golden images: pixels, preprocessed inputs and int8 outputs must not drift.
+
+The expected numbers (tests/golden/iqlite.json) were recorded with `python -m export golden` when the model
+was shipped (scripts/ship_model.sh). A failure here means decoding, preprocessing, the model file or the
+runtime changed what a user's photo scores; if that was intended, re-record with that command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from export.cli import SHIPPED_MODEL
+from export.golden import GOLDEN_IMAGES, golden_record, write_golden_images
+
+EXPECTED = Path(__file__).parent / "golden" / "iqlite.json"
+
+
+@pytest.fixture(scope="module")
+def expected() -> dict:
+    return json.loads(EXPECTED.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory) -> dict:
+    images = tmp_path_factory.mktemp("golden")
+    write_golden_images(images)
+    return golden_record(SHIPPED_MODEL, images)
+
+
+def test_the_record_belongs_to_the_shipped_model(expected):
+    actual = hashlib.sha256(SHIPPED_MODEL.read_bytes()).hexdigest()
+    assert expected["model_sha256"] == actual, (
+        "android_demo/app/src/main/assets/iqlite.tflite changed but tests/golden/iqlite.json was not re-recorded "
+        "(python -m export golden --out tests/golden/iqlite.json)")
+
+
+def test_every_golden_image_is_recorded(expected):
+    assert list(expected["images"]) == list(GOLDEN_IMAGES)
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_IMAGES))
+def test_golden_image_pixels_inputs_and_outputs_are_unchanged(name, expected, measured):
+    want, got = expected["images"][name], measured["images"][name]
+    assert got["pixels_sha256"] == want["pixels_sha256"], f"{name}: the drawing code changed the image"
+    assert got["input_sha256"] == want["input_sha256"], f"{name}: preprocessing (decode/resize) changed"
+    assert got["raw_output"] == want["raw_output"], f"{name}: the model or runtime changed the int8 output"
+    assert got["score"] == pytest.approx(want["raw_output"] * expected["output_scale"], abs=1e-4)
+
+
+def test_the_shipped_model_ranks_the_damaged_versions_below_the_sharp_photo(measured):
+    """Not a golden value but a sanity check of the shipped model on the same images."""
+    scores = {name: item["score"] for name, item in measured["images"].items()}
+    sharp = scores["sharp_landscape"]
+    for damaged in ("blurred", "dark", "low_contrast", "overexposed"):
+        assert scores[damaged] < sharp - 0.3, f"{damaged} {scores[damaged]:.2f} vs sharp {sharp:.2f}"
+    assert scores["noisy"] < sharp
