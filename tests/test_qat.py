@@ -18,7 +18,7 @@ from ai_edge_litert.interpreter import Interpreter
 from scipy.stats import spearmanr
 
 from export import cli
-from export.qat import _copy_trained_weights, flatten_model, quantization_aware_model
+from export.qat import _better, _copy_trained_weights, flatten_model, quantization_aware_model
 from export.tflite_export import fixed_size_model
 from export.tflite_runner import TFLiteScorer
 from tests.test_export import _make_quantizable, _photo
@@ -138,3 +138,13 @@ def test_qat_refuses_float(tmp_path):
     with pytest.raises(SystemExit) as done:
         cli.main(["tflite", "--model", str(tmp_path), "--out", str(tmp_path / "m.tflite"), "--qat", "--float"])
     assert done.value.code == 2
+
+
+def test_epoch_choice_prefers_tracking_the_float_model_within_the_accuracy_floor():
+    epoch0 = {"val_srcc": 0.75, "val_srcc_vs_float": 0.990}
+    closer = {"val_srcc": 0.745, "val_srcc_vs_float": 0.997}  # 0.005 below epoch 0 on humans: within the bar
+    drifted = {"val_srcc": 0.73, "val_srcc_vs_float": 0.999}  # closer still, but 0.02 worse on humans
+    floor = epoch0["val_srcc"] - 0.01
+    assert _better(closer, epoch0, floor)
+    assert not _better(drifted, epoch0, floor)
+    assert not _better(dict(epoch0), epoch0, floor)  # a tie keeps the earlier epoch
