@@ -140,11 +140,10 @@ def test_qat_refuses_float(tmp_path):
     assert done.value.code == 2
 
 
-def test_epoch_choice_prefers_tracking_the_float_model_within_the_accuracy_floor():
+def test_epoch_choice_prefers_the_epoch_that_tracks_the_float_model():
     epoch0 = {"val_srcc": 0.75, "val_srcc_vs_float": 0.990}
-    closer = {"val_srcc": 0.745, "val_srcc_vs_float": 0.997}  # 0.005 below epoch 0 on humans: within the bar
-    drifted = {"val_srcc": 0.73, "val_srcc_vs_float": 0.999}  # closer still, but 0.02 worse on humans
-    floor = epoch0["val_srcc"] - 0.01
-    assert _better(closer, epoch0, floor)
-    assert not _better(drifted, epoch0, floor)
-    assert not _better(dict(epoch0), epoch0, floor)  # a tie keeps the earlier epoch
+    closer = {"val_srcc": 0.73, "val_srcc_vs_float": 0.997}  # human SRCC on ~100 photos is noise; closeness is the goal
+    broken = {"val_srcc": -1.0, "val_srcc_vs_float": 0.999}  # NaN SRCC vs human (constant scores) never wins
+    assert _better(closer, epoch0)
+    assert not _better(broken, epoch0)
+    assert not _better(dict(epoch0), epoch0)  # a tie keeps the earlier epoch
