@@ -265,9 +265,9 @@ def _cv_summary(path: Path) -> dict:
     results = json.loads(path.read_text(encoding="utf-8"))
     keep = ("srcc_mean", "srcc_std", "plcc_mean", "plcc_std", "rmse_mean", "auc_good_mean")
     summary = {"dataset": results.get("dataset"), "folds": results.get("folds")}
-    for kind in ("float", "int8"):
+    for kind, label in (("float", "float"), ("int8", "int8_post_training"), ("qat", "int8_quantization_aware")):
         if results.get(kind):
-            summary[kind] = {k: results[kind][k] for k in keep if k in results[kind]}
+            summary[label] = {k: results[kind][k] for k in keep if k in results[kind]}
     return summary
 
 
