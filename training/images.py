@@ -29,6 +29,7 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "SUPPORTED_EXTENSIONS",
     "ImageLoadError",
+    "downscale",
     "list_images",
     "load_for_model",
     "load_rgb",
@@ -145,6 +147,19 @@ def load_for_model(path: str | os.PathLike, size: int, max_pixels: int = DEFAULT
     """
     _check_model_size(size)
     return resize_for_model(load_rgb(path, max_pixels=max_pixels), size)
+
+
+def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink so the longer side is at most `max_side`; area averaging avoids aliasing. Never upscales.
+
+    For analysis copies (features, sample data), not for model input: that is `resize_for_model`.
+    """
+    h, w = img.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return img
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:

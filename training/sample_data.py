@@ -22,12 +22,12 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
 
 from training.distortions import DISTORTIONS, LEVELS, distort, severity
+from training.images import downscale
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +65,6 @@ def _as_rgb_u8(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(img[:, :, :3])
 
 
-def _downscale(img: np.ndarray, max_side: int) -> np.ndarray:
-    """Shrink so the longer side is at most `max_side`; area averaging avoids aliasing. Never upscales."""
-    h, w = img.shape[:2]
-    scale = max_side / max(h, w)
-    if scale >= 1.0:
-        return img
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
-
-
 def _check_max_side(max_side: int) -> None:
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 16:
         raise ValueError(f"max_side must be an integer >= 16 (JPEG works on 8x8 blocks), got {max_side!r}")
@@ -95,7 +85,7 @@ def sample_photos(max_side: int = 320) -> dict[str, np.ndarray]:
         except Exception as exc:  # noqa: BLE001 - any loader failure just means one photo fewer
             log.warning("skipping sample photo %s: %s", name, exc)
             continue
-        photos[name] = _downscale(img, int(max_side))
+        photos[name] = downscale(img, int(max_side))
     if not photos:
         raise RuntimeError("no scikit-image sample photo could be loaded; is scikit-image installed intact?")
     return photos

@@ -1,0 +1,107 @@
+"""Handcrafted photo features: the explainable signals behind "why does this product photo look bad".
+
+The first part of the feature baseline (the gradient-boosted model and the object/background split build on
+it). Every feature is a plain image statistic an app could recompute (numbers, not a learned model):
+
+- exposure: mean luma (brightness), its standard deviation (contrast), and the fractions of clipped white and
+  black pixels (blown highlights, crushed shadows);
+- sharpness: variance of the Laplacian of the luma (blur removes the high frequencies it measures), in log;
+- noise: Immerkaer's fast estimate of the standard deviation of additive noise (a Laplacian-difference
+  mask that cancels smooth image structure);
+- colour: Hasler and Suesstrunk's colourfulness and the mean HSV saturation;
+- JPEG blockiness: how much larger luma steps are across 8-pixel block borders than inside blocks;
+- resolution and aspect ratio of the original photo.
+
+Why the photo is first reduced to at most `ANALYSIS_SIDE` pixels on its long side (except for blockiness,
+which lives on the original pixel grid, and resolution): the features then mean the same for a 12-megapixel
+phone photo and a 500-pixel web image, and they cost milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from training.images import downscale
+
+__all__ = ["ANALYSIS_SIDE", "FEATURE_NAMES", "photo_features"]
+
+ANALYSIS_SIDE = 512
+CLIP_WHITE, CLIP_BLACK = 250.0 / 255.0, 5.0 / 255.0
+_BLOCK = 8
+_BLOCKINESS_SIDE = 1024  # centre crop of the original for the blockiness statistic (speed)
+
+FEATURE_NAMES: tuple[str, ...] = (
+    "brightness", "contrast", "clipped_white", "clipped_black", "sharpness", "noise",
+    "colourfulness", "saturation", "blockiness", "megapixels", "aspect_ratio",
+)
+
+
+def photo_features(rgb: np.ndarray) -> dict[str, float]:
+    """All features of one HxWx3 uint8 RGB photo (as `training.images.load_rgb` returns it), by name."""
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {getattr(rgb, 'shape', type(rgb))}")
+    height, width = rgb.shape[:2]
+    if min(height, width) < 16:
+        raise ValueError(f"photo of {width}x{height} pixels is too small to describe (need at least 16x16)")
+    small = downscale(rgb, ANALYSIS_SIDE)
+    luma = _luma(small)
+    features = {
+        "brightness": float(luma.mean()),
+        "contrast": float(luma.std()),
+        "clipped_white": float(np.mean(luma >= CLIP_WHITE)),
+        "clipped_black": float(np.mean(luma <= CLIP_BLACK)),
+        "sharpness": float(np.log1p(cv2.Laplacian(luma * 255.0, cv2.CV_64F).var())),
+        "noise": noise_sigma(luma) * 255.0,
+        "colourfulness": colourfulness(small),
+        "saturation": float(cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 1].mean() / 255.0),
+        "blockiness": blockiness(_luma(_centre_crop(rgb, _BLOCKINESS_SIDE))),
+        "megapixels": height * width / 1e6,
+        "aspect_ratio": max(height, width) / min(height, width),
+    }
+    return {name: features[name] for name in FEATURE_NAMES}
+
+
+def noise_sigma(luma: np.ndarray) -> float:
+    """Immerkaer (1996): sigma = sqrt(pi/2) / (6 (W-2)(H-2)) * sum |luma * M| on a 0–1 luma image."""
+    mask = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float64)
+    response = cv2.filter2D(luma.astype(np.float64), cv2.CV_64F, mask, borderType=cv2.BORDER_REFLECT)[1:-1, 1:-1]
+    h, w = luma.shape
+    return float(math.sqrt(math.pi / 2.0) * np.abs(response).sum() / (6.0 * (w - 2) * (h - 2)))
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Hasler and Suesstrunk (2003) on 0–255 RGB: std and mean of the rg and yb opponent channels."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    rg, yb = r - g, 0.5 * (r + g) - b
+    return float(math.hypot(rg.std(), yb.std()) + 0.3 * math.hypot(rg.mean(), yb.mean()))
+
+
+def blockiness(luma: np.ndarray) -> float:
+    """Mean |luma step| across 8-pixel block borders divided by the mean step inside blocks (1 = no blocks).
+
+    JPEG codes 8x8 blocks independently, so heavy compression leaves steps on the block grid; a natural photo
+    has no preference for those columns and rows. Both directions are averaged.
+    """
+    ratios = []
+    for steps in (np.abs(np.diff(luma, axis=1)), np.abs(np.diff(luma, axis=0)).T):
+        columns = np.arange(steps.shape[1])
+        border = (columns % _BLOCK) == _BLOCK - 1
+        inside = steps[:, ~border].mean()
+        ratios.append(steps[:, border].mean() / max(inside, 1e-6))
+    return float(np.mean(ratios))
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma on 0–1 (what JPEG and most phone pipelines use)."""
+    return (rgb.astype(np.float64) @ np.array([0.299, 0.587, 0.114])) / 255.0
+
+
+def _centre_crop(rgb: np.ndarray, side: int) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    top, left = max(0, (height - side) // 2), max(0, (width - side) // 2)
+    # Keep the crop aligned to the original 8-pixel grid, where JPEG put its blocks.
+    top, left = top - top % _BLOCK, left - left % _BLOCK
+    return rgb[top : top + side, left : left + side]
