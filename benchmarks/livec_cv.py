@@ -65,40 +65,37 @@ def summarise(per_fold: list[dict]) -> dict:
     return out
 
 
-def int8_fold(fold_dir: Path, train: ImageSet, test: ImageSet, image_size: int, representative: int = 200,
-              seed: int = 0) -> tuple[dict, dict]:
-    """Export the fold's model to int8 and score its held-out photos: (int8 metrics, parity numbers).
+def calibration_photos(train: ImageSet, representative: int = 200, seed: int = 0) -> np.ndarray:
+    """A seeded sample of the fold's training photos (never its test photos), as the CLI calibrates."""
+    pick = np.sort(np.random.default_rng(seed).choice(len(train), size=min(representative, len(train)), replace=False))
+    return train.images[pick]
 
-    Calibration uses a seeded sample of the fold's training photos, never its test photos, as the CLI does.
-    """
-    model = load_model(fold_dir / "model.keras")
-    rng = np.random.default_rng(seed)
-    pick = np.sort(rng.choice(len(train), size=min(representative, len(train)), replace=False))
-    content = quantize_int8(fixed_size_model(model, image_size), train.images[pick])
-    tflite = fold_dir / "int8.tflite"
-    report = save_tflite(content, tflite, "int8", None, representative_images=len(pick))
+
+def score_int8_fold(model, content: bytes, tflite: Path, test: ImageSet) -> tuple[dict, dict]:
+    """Save an int8 export of the fold's `model` and score its held-out photos: (metrics, parity numbers)."""
+    report = save_tflite(content, tflite, "int8", None)
     int8 = tflite_scores(tflite, test.images)
-    result = metrics.evaluate(int8, test.scores)
-    result["size_bytes"] = report.size_bytes
+    result = {**metrics.evaluate(int8, test.scores), "size_bytes": report.size_bytes}
     parity = compare_scores(predict_scores(model, test.images), int8, test.scores, list(test.names)).to_dict()
     return result, parity
 
 
-def qat_fold(fold_dir: Path, train: ImageSet, val: ImageSet, test: ImageSet, image_size: int,
-             representative: int = 200, seed: int = 0) -> tuple[dict, dict]:
+def int8_fold(fold_dir: Path, train: ImageSet, test: ImageSet, image_size: int) -> tuple[dict, dict]:
+    """Post-training int8 export of the fold's model, scored on its held-out photos."""
+    model = load_model(fold_dir / "model.keras")
+    content = quantize_int8(fixed_size_model(model, image_size), calibration_photos(train))
+    return score_int8_fold(model, content, fold_dir / "int8.tflite", test)
+
+
+def qat_fold(fold_dir: Path, train: ImageSet, val: ImageSet, test: ImageSet) -> tuple[dict, dict]:
     """As `int8_fold`, with quantization-aware training first (`export.qat`, its default recipe)."""
     from export.qat import train_qat
 
     model = load_model(fold_dir / "model.keras")
-    pick = np.sort(np.random.default_rng(seed).choice(len(train), size=min(representative, len(train)), replace=False))
-    result = train_qat(model, train.images, val.images, val.scores, train.images[pick])
-    content = quantize_int8(result.model, train.images[pick])
-    tflite = fold_dir / "qat.tflite"
-    report = save_tflite(content, tflite, "int8", None, representative_images=len(pick))
-    qat = tflite_scores(tflite, test.images)
-    out = metrics.evaluate(qat, test.scores)
-    out.update(size_bytes=report.size_bytes, best_epoch=result.best_epoch, qat_seconds=round(result.seconds, 1))
-    parity = compare_scores(predict_scores(model, test.images), qat, test.scores, list(test.names)).to_dict()
+    calibration = calibration_photos(train)
+    result = train_qat(model, train.images, val.images, val.scores, calibration)
+    out, parity = score_int8_fold(model, quantize_int8(result.model, calibration), fold_dir / "qat.tflite", test)
+    out.update(best_epoch=result.best_epoch, qat_seconds=round(result.seconds, 1))
     return out, parity
 
 
@@ -188,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         _collect(int8_file, "int8", k, int8_per_fold, parity_per_fold)
         qat_file = fold_dir / "qat_metrics.json"
         if args.qat and not qat_file.exists():
-            qat, parity = qat_fold(fold_dir, train, train_all.subset(inner_val), test, config.image_size)
+            qat, parity = qat_fold(fold_dir, train, train_all.subset(inner_val), test)
             atomic.write_json(qat_file, {"qat": {**qat, "fold": k}, "parity": {**parity, "fold": k}})
         if qat_file.exists():
             _collect(qat_file, "qat", k, qat_per_fold, qat_parity_per_fold)

@@ -221,20 +221,16 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     info = replace(info, architecture={**info.architecture, "quantization": quantization,
                                        "calibration_photos": len(rep)})
     parity = _validation_parity(args.model, args.images, size, fixed, content)
+    checked = {}
     if parity is not None:
-        report_parity, int8_metrics = parity
-        info = replace(info, metrics={**info.metrics, "int8_validation": int8_metrics,
-                                      "parity_validation": report_parity.to_dict()})
+        checked = {"int8_validation": parity[1], "parity_validation": parity[0].to_dict()}
+        info = replace(info, metrics={**info.metrics, **checked})
     if args.cv_results:
         info = replace(info, metrics={**info.metrics, "cross_validation": _cv_summary(args.cv_results)})
     content = te.with_metadata(content, info, rep[:3])
     report = te.save_tflite(content, args.out, "int8", int(round(args.budget_kb * 1000)),
                             representative_images=len(rep), seconds=time.monotonic() - started)
-    result = report.to_dict()
-    if parity is not None:
-        result["parity_validation"] = parity[0].to_dict()
-        result["int8_validation"] = parity[1]
-    atomic.write_json(args.report or f"{args.out}.json", result)
+    atomic.write_json(args.report or f"{args.out}.json", {**report.to_dict(), **checked})
     print(report.summary())
     if parity is not None:
         print(parity[0].summary())
@@ -246,8 +242,7 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 
 def _validation_parity(run_dir: Path, images_dir: Path, size: int, fixed, content: bytes) -> tuple | None:
     """(ParityReport, int8 metrics) on the run's validation photos, or None if the run has none."""
-    from export.parity import compare_scores, validation_photos
-    from export.tflite_export import tflite_content_scores
+    from export.parity import compare_scores, tflite_scores, validation_photos
     from training import metrics
     from training.evaluate import predict_scores
 
@@ -255,7 +250,7 @@ def _validation_parity(run_dir: Path, images_dir: Path, size: int, fixed, conten
     if len(images) < 3:
         print("no validation photos to check int8 parity on (the run has no validation/predictions.csv)")
         return None
-    int8 = tflite_content_scores(content, images)
+    int8 = tflite_scores(content, images)
     parity = compare_scores(predict_scores(fixed, images, batch_size=1), int8, human, names)
     return parity, metrics.evaluate(int8, human)
 
@@ -269,8 +264,6 @@ def _cv_summary(path: Path) -> dict:
         if results.get(kind):
             summary[label] = {k: results[kind][k] for k in keep if k in results[kind]}
     return summary
-
-
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,10 +112,11 @@ def golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) 
         path = Path(images_dir) / f"{name}.png"
         pixels = load_rgb(path)
         model_input = load_for_model(path, scorer.image_size)
+        raw = scorer.raw_output(model_input)
         record["images"][name] = {
             "file": path.name, "width": pixels.shape[1], "height": pixels.shape[0],
             "pixels_sha256": _sha256(pixels.tobytes()), "input_sha256": _sha256(model_input.tobytes()),
-            "raw_output": scorer.raw_output(model_input), "score": round(scorer.score_array(model_input), 4),
+            "raw_output": raw, "score": round(scorer.dequantize(raw), 4),
         }
     return record
 

@@ -90,9 +90,9 @@ def compare_scores(float_scores: np.ndarray, int8_scores: np.ndarray, human: np.
                         **kwargs)
 
 
-def tflite_scores(model_path: str | os.PathLike, images: np.ndarray, num_threads: int = 1) -> np.ndarray:
-    """0–5 scores of a .tflite model for (N, S, S, 3) uint8 images already at the model's input size."""
-    scorer = TFLiteScorer(Path(model_path), num_threads=num_threads)
+def tflite_scores(model: str | os.PathLike | bytes, images: np.ndarray, num_threads: int = 1) -> np.ndarray:
+    """0–5 scores of a .tflite model (file or bytes) for (N, S, S, 3) uint8 images at its input size."""
+    scorer = TFLiteScorer(model, num_threads=num_threads)
     return np.array([scorer.score_array(image) for image in images], dtype=np.float64)
 
 

@@ -55,7 +55,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from export import tflite_export as te
-from export.parity import compare_scores, validation_photos
+from export.parity import compare_scores, tflite_scores, validation_photos
 from training import atomic, metrics
 from training.dataset import ImageSet
 from training.evaluate import predict_scores
@@ -455,7 +455,7 @@ def compare_int8(float_scores: np.ndarray, human: np.ndarray, names: list[str], 
     int8, max and mean |score difference| with the photo of the largest, and `export.parity`'s pass bar."""
     report: dict = {"photos": len(images), "float": {"srcc_vs_human": metrics.srcc(float_scores, human)}}
     for kind, content in int8_models.items():
-        parity = compare_scores(float_scores, te.tflite_content_scores(content, images), human, names)
+        parity = compare_scores(float_scores, tflite_scores(content, images), human, names)
         report[kind] = {"bytes_before_metadata": len(content), **parity.to_dict()}
     return report
 

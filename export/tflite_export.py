@@ -52,7 +52,6 @@ __all__ = [
     "quantize_int8",
     "representative_images",
     "save_tflite",
-    "tflite_content_scores",
     "with_metadata",
 ]
 
@@ -197,13 +196,6 @@ def with_metadata(content: bytes, info: ModelInfo | None, check_images: np.ndarr
     finished = compact_tflite(content if info is None else embed_metadata(content, info))
     _check_same_outputs(content, finished, check_images)
     return finished
-
-
-def tflite_content_scores(content: bytes, images: np.ndarray) -> np.ndarray:
-    """0–5 scores of .tflite bytes for (N, S, S, 3) uint8 images (dequantized as the apps do)."""
-    raw = raw_outputs(content, images).reshape(-1).astype(np.float64)
-    scale, zero_point = _io_details(content)[1]["quantization"]
-    return np.clip(scale * (raw - zero_point) if scale else raw, STAR_MIN, SCORE_MAX)
 
 
 def convert_int8(model: keras.Model, representative: np.ndarray, out_path: str | os.PathLike,

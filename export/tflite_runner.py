@@ -30,13 +30,18 @@ class TFLiteScorer:
     0–255 pixel values, float output), so parity checks can run both through the same code.
     """
 
-    def __init__(self, model_path: str | os.PathLike, num_threads: int = 1) -> None:
-        path = Path(model_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: model file not found")
+    def __init__(self, model: str | os.PathLike | bytes, num_threads: int = 1) -> None:
+        """`model` is a .tflite file, or the bytes of one (an export checked before it is written)."""
+        if isinstance(model, bytes):
+            path = Path("<in-memory model>")
+            self._interpreter = Interpreter(model_content=model, num_threads=num_threads)
+        else:
+            path = Path(model)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: model file not found")
+            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self.model_path = path
         self.num_threads = num_threads
-        self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
         self._interpreter.allocate_tensors()
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
@@ -67,7 +72,11 @@ class TFLiteScorer:
 
     def score_array(self, rgb: np.ndarray) -> float:
         """Score one SxSx3 uint8 RGB image (already resized with `training.images.resize_for_model`)."""
-        value = float(self._run(rgb))
+        return self.dequantize(self._run(rgb))
+
+    def dequantize(self, raw: float) -> float:
+        """The 0–5 score of a raw output value (stars = scale * (q - zero point) for an int8 model)."""
+        value = float(raw)
         if self.quantized_output:
             value = self.output_scale * (value - self.output_zero_point)
         return float(np.clip(value, STAR_MIN, STAR_MAX))
