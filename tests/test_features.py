@@ -9,7 +9,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from export.golden import scene
-from training.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features
+from training.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features, region_features
+from training.subject_mask import subject_mask
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,61 @@ def test_refuses_what_is_not_an_rgb_photo():
         photo_features(np.zeros((32, 32), np.uint8))
     with pytest.raises(ValueError, match="too small"):
         photo_features(np.zeros((8, 32, 3), np.uint8))
+
+
+def _object_on_background(object_colour, background_colour, size=(320, 240), seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """A textured ellipse (the product) in the middle of a textured, differently coloured backdrop."""
+    width, height = size
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = ((yy - height * 0.5) / (height * 0.28)) ** 2 + ((xx - width * 0.55) / (width * 0.22)) ** 2 <= 1
+    rgb = np.where(inside[..., None], np.array(object_colour, float), np.array(background_colour, float))
+    rgb = rgb + rng.normal(0, 6, rgb.shape)
+    return np.clip(rgb, 0, 255).astype(np.uint8), inside
+
+
+def test_a_centred_object_is_found_as_the_subject():
+    rgb, truth = _object_on_background((200, 40, 30), (60, 90, 140))
+    found = subject_mask(rgb)
+    assert found.shape == truth.shape
+    iou = (found & truth).sum() / (found | truth).sum()
+    assert iou > 0.85
+    assert photo_features(rgb)["subject_fraction"] == pytest.approx(truth.mean(), abs=0.05)
+
+
+def test_a_subject_the_colour_of_its_background_is_not_distinct():
+    distinct = photo_features(_object_on_background((220, 200, 40), (40, 50, 70))[0])
+    camouflaged = photo_features(_object_on_background((100, 110, 120), (95, 105, 118))[0])
+    assert distinct["subject_colour_distance"] > 40 > 5 > camouflaged["subject_colour_distance"]
+    assert distinct["subject_brightness_diff"] > 0.3
+    assert abs(camouflaged["subject_brightness_diff"]) < 0.05
+
+
+def test_a_blurred_background_makes_the_subject_the_sharper_region(photo):
+    sharp = np.asarray(photo)
+    blurred = np.asarray(photo.filter(ImageFilter.GaussianBlur(5)))
+    mask = subject_mask(sharp)
+    bokeh = np.where(mask[..., None], sharp, blurred)
+    assert photo_features(bokeh)["subject_sharpness_diff"] > photo_features(sharp)["subject_sharpness_diff"] + 1.0
+
+
+def test_light_from_one_side_shows_in_the_quadrants():
+    rgb = _object_on_background((200, 170, 150), (150, 160, 170))[0].astype(float)
+    ramp = np.linspace(0.15, 1.0, rgb.shape[1])[None, :, None]
+    uneven = photo_features((rgb * ramp).astype(np.uint8))
+    even = photo_features(rgb.astype(np.uint8))
+    assert uneven["quadrant_brightness_range"] > even["quadrant_brightness_range"] + 0.2
+    assert uneven["darkest_quadrant_brightness"] < even["darkest_quadrant_brightness"] - 0.2
+    assert uneven["background_top_left_brightness"] < uneven["background_top_right_brightness"] - 0.2
+
+
+def test_a_region_missing_from_a_quadrant_is_nan_not_a_made_up_number():
+    rgb, _ = _object_on_background((200, 40, 30), (60, 90, 140))
+    luma = rgb.mean(axis=2) / 255.0
+    top_right_only = np.zeros(luma.shape, bool)
+    top_right_only[20:80, 200:300] = True
+    features = region_features(rgb, luma, np.zeros_like(luma), top_right_only)
+    assert np.isnan(features["object_bottom_left_brightness"])
+    assert features["object_top_right_brightness"] == pytest.approx(luma[top_right_only].mean())
+    assert np.isfinite(features["background_bottom_left_brightness"])
+    assert all(np.isfinite(v) for v in photo_features(rgb).values())

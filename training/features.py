@@ -10,7 +10,14 @@ it). Every feature is a plain image statistic an app could recompute (numbers, n
   mask that cancels smooth image structure);
 - colour: Hasler and Suesstrunk's colourfulness and the mean HSV saturation;
 - JPEG blockiness: how much larger luma steps are across 8-pixel block borders than inside blocks;
-- resolution and aspect ratio of the original photo.
+- resolution and aspect ratio of the original photo;
+- the subject (object) and its background, split by `training.subject_mask` (GrabCut seeded by a centre
+  prior): the share of the frame the object fills; brightness, contrast and sharpness of each; brightness
+  and contrast of each in each quadrant of the frame (NaN where a region has no pixels in a quadrant: the
+  tree model treats it as missing); how much the object stands out (brightness, contrast and sharpness
+  differences, and the CIELAB colour distance between the two regions' mean colours);
+- uneven light: the spread between the darkest and the brightest quadrant, the darkest quadrant's brightness
+  and the clipped-white share of the brightest quadrant (harsh glare is local).
 
 Why the photo is first reduced to at most `ANALYSIS_SIDE` pixels on its long side (except for blockiness,
 which lives on the original pixel grid, and resolution): the features then mean the same for a 12-megapixel
@@ -25,18 +32,31 @@ import cv2
 import numpy as np
 
 from training.images import downscale
+from training.subject_mask import subject_mask
 
-__all__ = ["ANALYSIS_SIDE", "FEATURE_NAMES", "photo_features"]
+__all__ = ["ANALYSIS_SIDE", "FEATURE_NAMES", "GLOBAL_FEATURES", "REGION_FEATURES", "photo_features", "region_features"]
 
 ANALYSIS_SIDE = 512
 CLIP_WHITE, CLIP_BLACK = 250.0 / 255.0, 5.0 / 255.0
 _BLOCK = 8
 _BLOCKINESS_SIDE = 1024  # centre crop of the original for the blockiness statistic (speed)
 
-FEATURE_NAMES: tuple[str, ...] = (
+MIN_REGION_PIXELS = 16  # fewer pixels than this in a region (or a region's quadrant) give NaN statistics
+QUADRANTS = ("top_left", "top_right", "bottom_left", "bottom_right")
+
+GLOBAL_FEATURES: tuple[str, ...] = (
     "brightness", "contrast", "clipped_white", "clipped_black", "sharpness", "noise",
     "colourfulness", "saturation", "blockiness", "megapixels", "aspect_ratio",
 )
+REGION_FEATURES: tuple[str, ...] = (
+    "subject_fraction",
+    *(f"{region}_{stat}" for region in ("object", "background") for stat in ("brightness", "contrast", "sharpness")),
+    *(f"{region}_{quadrant}_{stat}" for region in ("object", "background") for quadrant in QUADRANTS
+      for stat in ("brightness", "contrast")),
+    "subject_brightness_diff", "subject_contrast_diff", "subject_sharpness_diff", "subject_colour_distance",
+    "quadrant_brightness_range", "darkest_quadrant_brightness", "brightest_quadrant_clipped_white",
+)
+FEATURE_NAMES: tuple[str, ...] = GLOBAL_FEATURES + REGION_FEATURES
 
 
 def photo_features(rgb: np.ndarray) -> dict[str, float]:
@@ -48,12 +68,13 @@ def photo_features(rgb: np.ndarray) -> dict[str, float]:
         raise ValueError(f"photo of {width}x{height} pixels is too small to describe (need at least 16x16)")
     small = downscale(rgb, ANALYSIS_SIDE)
     luma = _luma(small)
+    laplacian = cv2.Laplacian(luma * 255.0, cv2.CV_64F)
     features = {
         "brightness": float(luma.mean()),
         "contrast": float(luma.std()),
         "clipped_white": float(np.mean(luma >= CLIP_WHITE)),
         "clipped_black": float(np.mean(luma <= CLIP_BLACK)),
-        "sharpness": float(np.log1p(cv2.Laplacian(luma * 255.0, cv2.CV_64F).var())),
+        "sharpness": float(np.log1p(laplacian.var())),
         "noise": noise_sigma(luma) * 255.0,
         "colourfulness": colourfulness(small),
         "saturation": float(cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 1].mean() / 255.0),
@@ -61,7 +82,54 @@ def photo_features(rgb: np.ndarray) -> dict[str, float]:
         "megapixels": height * width / 1e6,
         "aspect_ratio": max(height, width) / min(height, width),
     }
+    features.update(region_features(small, luma, laplacian, subject_mask(small)))
     return {name: features[name] for name in FEATURE_NAMES}
+
+
+def region_features(rgb: np.ndarray, luma: np.ndarray, laplacian: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Object-vs-background and per-quadrant statistics of one analysis-size photo, given its subject mask."""
+    height, width = luma.shape
+    quadrant_masks = _quadrant_masks(height, width)
+    features: dict[str, float] = {"subject_fraction": float(mask.mean())}
+    for region, inside in (("object", mask), ("background", ~mask)):
+        features[f"{region}_brightness"], features[f"{region}_contrast"] = _mean_std(luma[inside])
+        features[f"{region}_sharpness"] = _log_variance(laplacian[inside])
+        for quadrant, in_quadrant in zip(QUADRANTS, quadrant_masks, strict=True):
+            values = luma[inside & in_quadrant]
+            features[f"{region}_{quadrant}_brightness"], features[f"{region}_{quadrant}_contrast"] = _mean_std(values)
+    for stat in ("brightness", "contrast", "sharpness"):
+        features[f"subject_{stat}_diff"] = features[f"object_{stat}"] - features[f"background_{stat}"]
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # L 0–100, a and b about ±100
+    object_colour, background_colour = _mean_colour(lab[mask]), _mean_colour(lab[~mask])
+    features["subject_colour_distance"] = float(np.linalg.norm(object_colour - background_colour))
+    quadrant_brightness = [float(luma[q].mean()) for q in quadrant_masks]
+    brightest = quadrant_masks[int(np.argmax(quadrant_brightness))]
+    features["quadrant_brightness_range"] = max(quadrant_brightness) - min(quadrant_brightness)
+    features["darkest_quadrant_brightness"] = min(quadrant_brightness)
+    features["brightest_quadrant_clipped_white"] = float(np.mean(luma[brightest] >= CLIP_WHITE))
+    return features
+
+
+def _quadrant_masks(height: int, width: int) -> list[np.ndarray]:
+    top = np.arange(height)[:, None] < height / 2
+    left = np.arange(width)[None, :] < width / 2
+    return [top & left, top & ~left, ~top & left, ~top & ~left]
+
+
+def _mean_std(values: np.ndarray) -> tuple[float, float]:
+    if values.size < MIN_REGION_PIXELS:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std())
+
+
+def _log_variance(values: np.ndarray) -> float:
+    return float(np.log1p(values.var())) if values.size >= MIN_REGION_PIXELS else math.nan
+
+
+def _mean_colour(lab_pixels: np.ndarray) -> np.ndarray:
+    if len(lab_pixels) < MIN_REGION_PIXELS:
+        return np.full(3, np.nan)
+    return lab_pixels.mean(axis=0)
 
 
 def noise_sigma(luma: np.ndarray) -> float:
