@@ -14,12 +14,16 @@ on 200 of the fold's training photos) and scored on the same held-out photos thr
 reported for what the phone runs, with the float-vs-int8 parity numbers (`export.parity`) per fold.
 
 Writes `benchmarks/results/livec_cv.json`: per-fold metrics and mean ± std under "float" and "int8", and
-"parity" (other keys in an existing file, such as "linear_probe", are kept).
+"parity" (other keys in an existing file, such as "linear_probe", are kept). Also writes every photo's
+held-out score (`livec_cv_predictions.csv`: image, fold, human, float and, with QAT, int8 scores), so other
+benchmarks compare with the CNN photo by photo and the feature baseline can use its out-of-fold score as a
+feature without training the CNN again.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import time
@@ -44,6 +48,7 @@ from training.train import TrainingRun  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_cv.json"
 DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_cv"
+PREDICTIONS_FILE = "livec_cv_predictions.csv"
 SUMMARY_KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good")
 
 
@@ -97,6 +102,16 @@ def qat_fold(fold_dir: Path, train: ImageSet, val: ImageSet, test: ImageSet) -> 
     out, parity = score_int8_fold(model, quantize_int8(result.model, calibration), fold_dir / "qat.tflite", test)
     out.update(best_epoch=result.best_epoch, qat_seconds=round(result.seconds, 1))
     return out, parity
+
+
+def held_out_predictions(fold_dir: Path, test: ImageSet, fold: int) -> list[tuple]:
+    """(image, fold, human, float score, QAT int8 score or "") for every held-out photo of one fold."""
+    with open(fold_dir / "test" / "predictions.csv", newline="", encoding="utf-8") as f:
+        floats = {row["image"]: float(row["predicted"]) for row in csv.DictReader(f)}
+    qat_model = fold_dir / "qat.tflite"
+    int8 = tflite_scores(qat_model, test.images) if qat_model.exists() else [None] * len(test)
+    return [(name, fold, f"{human:.4f}", f"{floats[name]:.4f}", "" if q is None else f"{q:.4f}")
+            for name, human, q in zip(test.names, test.scores, int8, strict=True)]
 
 
 def summarise_parity(per_fold: list[dict]) -> dict:
@@ -155,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     parity_per_fold: list[dict] = []
     qat_per_fold: list[dict] = []
     qat_parity_per_fold: list[dict] = []
+    predictions: list[tuple] = []
     for k, test_idx in enumerate(folds):
         if args.only_fold is not None and k != args.only_fold:
             continue
@@ -189,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             atomic.write_json(qat_file, {"qat": {**qat, "fold": k}, "parity": {**parity, "fold": k}})
         if qat_file.exists():
             _collect(qat_file, "qat", k, qat_per_fold, qat_parity_per_fold)
+        predictions.extend(held_out_predictions(fold_dir, test, k))
 
     if args.smoke and args.out == DEFAULT_OUT:
         args.out = args.out.with_name("livec_cv_smoke.json")
@@ -212,11 +229,15 @@ def main(argv: list[str] | None = None) -> int:
             "qat_parity_per_fold": qat_parity_per_fold,
             "qat_parity": summarise_parity(qat_parity_per_fold) if qat_parity_per_fold else {},
             "complete": len(per_fold) == args.folds,
-            "command": "python benchmarks/livec_cv.py" + (" --smoke" if args.smoke else ""),
+            "command": " ".join(["python benchmarks/livec_cv.py", *(["--smoke"] if args.smoke else []),
+                                 *(["--qat"] if args.qat else [])]),
             "wall_seconds": round(time.time() - started, 1),
         }
     )
     atomic.write_json(args.out, results)
+    if len(per_fold) == args.folds:
+        atomic.write_csv(args.out.with_name(PREDICTIONS_FILE), ["image", "fold", "human", "float", "int8_qat"],
+                         sorted(predictions))
     f = results["float"]
     if f:
         print(f"{len(per_fold)} folds: SRCC {f['srcc_mean']:.4f} ± {f['srcc_std']:.4f}, "

@@ -2,6 +2,7 @@
 
     python -m training train                              # embedded default: sample photos, simulated votes
     python -m training train --data ratings.csv --images photos/ --score-range 0 100 --out runs/mine
+    python -m training baseline --data ratings.csv --score-range 0 100 --out runs/mine_baseline
 
 Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
 printed as one clear message and exit with status 2, never as a stack trace.
@@ -16,6 +17,24 @@ from dataclasses import replace
 from pathlib import Path
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
+DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
+    """The rating-table options every command that learns from ratings shares."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=Path, help="rating table CSV (MOS table or long-format crowd votes)")
+    data.add_argument("--images", type=Path, help="folder the table's image paths are relative to "
+                      "(default: the table's folder)")
+    data.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="declared range of the scores or votes, e.g. 0 100 for LIVE-C MOS, 0 1 for good/bad "
+                      "votes, 1 5 for Likert votes; mapped to 0–5 stars")
+    data.add_argument("--image-column", help="image path column (auto: image, path, file, filename, ...)")
+    data.add_argument("--score-column", help="score or vote column (auto: mos, score, rating, vote, ...)")
+    data.add_argument("--rater-column", help="rater column; its presence makes the table a crowd votes table")
+    data.add_argument("--group-column", help="column whose values must not be split across training and "
+                      "validation (e.g. the source photo of several edits)")
+    data.add_argument("--out", type=Path, help=f"output folder (default without --data: {default_out})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,19 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    data = t.add_argument_group("data")
-    data.add_argument("--data", type=Path, help="rating table CSV (MOS table or long-format crowd votes)")
-    data.add_argument("--images", type=Path, help="folder the table's image paths are relative to "
-                      "(default: the table's folder)")
-    data.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                      help="declared range of the scores or votes, e.g. 0 100 for LIVE-C MOS, 0 1 for good/bad "
-                      "votes, 1 5 for Likert votes; mapped to 0–5 stars")
-    data.add_argument("--image-column", help="image path column (auto: image, path, file, filename, ...)")
-    data.add_argument("--score-column", help="score or vote column (auto: mos, score, rating, vote, ...)")
-    data.add_argument("--rater-column", help="rater column; its presence makes the table a crowd votes table")
-    data.add_argument("--group-column", help="column whose values must not be split across training and "
-                      "validation (e.g. the source photo of several edits)")
-    data.add_argument("--out", type=Path, help=f"run folder (default without --data: {DEFAULT_DEMO_OUT})")
+    _add_data_arguments(t, DEFAULT_DEMO_OUT)
 
     rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
     rec.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
@@ -63,6 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
     t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
+    b = sub.add_parser(
+        "baseline",
+        help="train the explainable feature baseline: handcrafted features + gradient-boosted trees",
+        description=(
+            "Compute handcrafted features of every rated photo (exposure, clipping, sharpness, noise, colour, "
+            "JPEG blockiness, subject vs background, quadrants) and train LightGBM trees on them: a good/bad "
+            "classifier (good = score >= 2.5) and a 0–5 regressor. Uses the same tables, validation split and "
+            "0–5 scale as 'train'. Writes the models, metrics.json, importance.png and validation plots. "
+            "Without --data it uses the embedded sample set."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_data_arguments(b, DEFAULT_BASELINE_OUT)
+    cnn = b.add_mutually_exclusive_group()
+    cnn.add_argument("--cnn-scores", type=Path, help="CSV of CNN scores (image or path, score; e.g. the output "
+                     "of 'python -m export score') to add as a feature; use scores of a model that did not "
+                     "train on these photos")
+    cnn.add_argument("--cnn-run", type=Path, help="training run folder whose model scores every photo for the "
+                     "CNN feature (same caveat: a model scoring its own training photos flatters itself)")
+    b.add_argument("--val-fraction", type=float, default=0.15, help="share of photos (or groups) held out")
+    b.add_argument("--seed", type=int, default=0, help="seed of the validation split and the trees")
+    b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
     return parser
 
 
@@ -84,7 +115,7 @@ def _config_from_args(args: argparse.Namespace):
     return config
 
 
-def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
+def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, default_out: Path = DEFAULT_DEMO_OUT):
     from training.rating_tables import read_ratings
     from training.sample_data import IMAGES_DIR, build_sample_dataset
 
@@ -92,11 +123,11 @@ def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):
         for flag in ("images", "score_range", "image_column", "score_column", "rater_column", "group_column"):
             if getattr(args, flag) is not None:
                 parser.error(f"--{flag.replace('_', '-')} needs --data")
-        sample_dir = (args.out or DEFAULT_DEMO_OUT) / "sample_data"
+        sample_dir = (args.out or default_out) / "sample_data"
         print(f"no --data given: building the embedded sample set in {sample_dir}")
         votes = build_sample_dataset(sample_dir)
         table = read_ratings(votes, (0, 1), group_column="group")
-        return table, votes.parent / IMAGES_DIR, args.out or DEFAULT_DEMO_OUT
+        return table, votes.parent / IMAGES_DIR, args.out or default_out
     if args.score_range is None:
         parser.error("--data needs --score-range LOW HIGH (the range the table's scores or votes are on)")
     if args.out is None:
@@ -121,19 +152,38 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from training.baseline import cnn_scores_from_run, read_cnn_scores, train_baseline
+    from training.gbdt import GBDTConfig
+
+    table, images_dir, out = _table_from_args(args, parser, DEFAULT_BASELINE_OUT)
+    cnn_scores = None
+    if args.cnn_scores is not None:
+        cnn_scores = read_cnn_scores(args.cnn_scores)
+    elif args.cnn_run is not None:
+        cnn_scores = cnn_scores_from_run(args.cnn_run, [item.image for item in table.items], images_dir)
+    train_baseline(table, images_dir, out, val_fraction=args.val_fraction, seed=args.seed, cnn_scores=cnn_scores,
+                   config=GBDTConfig(seed=args.seed), workers=args.workers, progress=not args.no_progress)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     logging.getLogger("training").setLevel(logging.INFO)
     parser = build_parser()
     args = parser.parse_args(argv)
-    from training.backbone_weights import WeightsNotFoundError
-    from training.train import RunMismatchError
+    user_errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, FileExistsError)
+    if args.command == "train":  # only training needs TensorFlow; the baseline starts without it
+        from training.backbone_weights import WeightsNotFoundError
+        from training.train import RunMismatchError
 
-    user_errors = (WeightsNotFoundError, RunMismatchError, ValueError, FileNotFoundError, FileExistsError)
+        user_errors += (WeightsNotFoundError, RunMismatchError)
     try:
         if args.command == "train":
             return cmd_train(args, parser)
+        if args.command == "baseline":
+            return cmd_baseline(args, parser)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,4 +1,5 @@
-"""The two pictures every run writes: predicted vs human (scatter) and both score distributions (histogram).
+"""The pictures runs write: predicted vs human (scatter), both score distributions (histogram), and for the
+feature baseline, which features the trees rely on (importance).
 
 The histogram is the quickest check for the narrow-band failure of light models: the predicted bars should
 cover as much of the star range as the human ones.
@@ -55,3 +56,19 @@ def _save(fig, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
+
+
+def importance(shares: dict[str, dict[str, float]], path: str | os.PathLike, top: int = 20) -> None:
+    """Horizontal bars of each model's share of split gain per feature, `top` features of the first model."""
+    models = list(shares)
+    names = list(shares[models[0]])[:top][::-1]
+    fig, ax = plt.subplots(figsize=(7, 0.28 * len(names) + 1.2), dpi=100)
+    height = 0.8 / len(models)
+    for i, model in enumerate(models):
+        ax.barh(np.arange(len(names)) + i * height, [shares[model].get(n, 0.0) for n in names], height=height,
+                label=model)
+    ax.set_yticks(np.arange(len(names)) + height * (len(models) - 1) / 2, names, fontsize=8)
+    ax.set_xlabel("share of total split gain")
+    ax.set_title("feature importance")
+    ax.legend(fontsize=8)
+    _save(fig, path)
