@@ -1,0 +1,173 @@
+"""The feature baseline (handcrafted features + LightGBM) on LIVE-C, on the CNN benchmark's 5 folds.
+
+    python benchmarks/livec_gbdt.py          # ~1 minute on 2 CPU cores (features are cached under --work)
+
+Folds are read from `benchmarks/results/livec_cv_predictions.csv`, which `benchmarks/livec_cv.py` writes
+with every photo's fold and its held-out CNN scores, so all rows of the table are scored on the very same
+photos. Each fold trains the trees on the other four folds (boosting rounds chosen by an inner 5-fold CV)
+and scores its own. Variants:
+
+- `gbdt`: trees on the 41 handcrafted features;
+- `gbdt_cnn`: the same plus the CNN's score as a feature. Every photo's CNN score is out-of-fold (from the
+  CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
+  that a model gives its own training photos (standard stacking);
+- `cnn` and `cnn_int8`: the CNN's own held-out scores (float and the shipped QAT int8), for comparison.
+
+Writes `benchmarks/results/livec_gbdt.json` (per fold, mean ± std, feature importance averaged over folds,
+feature throughput) and `livec_gbdt.md` (the README table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training import atomic, metrics  # noqa: E402
+from training.feature_table import compute_feature_rows  # noqa: E402
+from training.features import photo_features  # noqa: E402
+from training.gbdt import GBDTConfig, train_gbdt  # noqa: E402
+from training.images import load_rgb  # noqa: E402
+from training.rating_tables import read_ratings  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
+DEFAULT_PREDICTIONS = ROOT / "benchmarks" / "results" / "livec_cv_predictions.csv"
+DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_gbdt.json"
+DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_gbdt"
+KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good", "classifier_auc", "classifier_accuracy")
+LABELS = {
+    "cnn": "CNN regressor, float (MobileNetV2 α0.35)",
+    "cnn_int8": "CNN regressor, int8 QAT (ships)",
+    "gbdt": "Feature baseline: LightGBM on 41 handcrafted features",
+    "gbdt_cnn": "Feature baseline + CNN score as a feature",
+}
+
+
+def read_folds(path: Path) -> dict[str, dict]:
+    """Per image: fold, float CNN score and int8 (QAT) CNN score, as the CNN benchmark wrote them."""
+    if not path.is_file():
+        raise SystemExit(f"{path} not found: run benchmarks/livec_cv.py first (it writes every photo's fold)")
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["image"]: {"fold": int(row["fold"]), "float": float(row["float"]),
+                               "int8": float(row["int8_qat"]) if row["int8_qat"] else np.nan}
+                for row in csv.DictReader(f)}
+
+
+def fold_metrics(predicted: np.ndarray, human: np.ndarray, probability: np.ndarray | None) -> dict:
+    """The CNN benchmark's numbers, plus the classifier's AUC and accuracy where there is a classifier."""
+    m = metrics.evaluate(predicted, human)
+    out = {k: m[k] for k in ("n", "srcc", "plcc", "krcc", "rmse", "mae", "auc_good")}
+    out["predicted_std"] = m["predicted_spread"]["std"]
+    if probability is not None:
+        out["classifier_auc"] = metrics.auc_good_vs_bad(probability, human)
+        out["classifier_accuracy"] = float(np.mean((probability >= 0.5) == (human >= 2.5)))
+    return out
+
+
+def summarise(per_fold: list[dict]) -> dict:
+    out = {}
+    for key in KEYS:
+        values = [f[key] for f in per_fold if key in f]
+        if values:
+            out[f"{key}_mean"], out[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+    return out
+
+
+def features_per_second(paths: list[Path], count: int = 100) -> dict:
+    """Single-process throughput of `photo_features` (decoding excluded, as an app has the bitmap already)."""
+    photos = [load_rgb(p) for p in paths[:count]]
+    started = time.perf_counter()
+    for rgb in photos:
+        photo_features(rgb)
+    seconds = time.perf_counter() - started
+    size = photos[0].shape
+    return {"photos": len(photos), "photos_per_second": len(photos) / seconds,
+            "ms_per_photo": 1000 * seconds / len(photos), "example_size": f"{size[1]}x{size[0]}",
+            "processes": 1}
+
+
+def markdown(results: dict) -> str:
+    lines = ["| LIVE-C dev, same 5 folds | SRCC | PLCC | RMSE | AUC (score) | AUC (classifier) |",
+             "|---|---|---|---|---|---|"]
+    for key, label in LABELS.items():
+        s = results["summary"].get(key)
+        if not s:
+            continue
+        clf = f"{s['classifier_auc_mean']:.3f}" if "classifier_auc_mean" in s else "–"
+        lines.append(f"| {label} | {s['srcc_mean']:.3f} ± {s['srcc_std']:.3f} | {s['plcc_mean']:.3f} | "
+                     f"{s['rmse_mean']:.3f} | {s['auc_good_mean']:.3f} | {clf} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with labels.csv and images/")
+    parser.add_argument("--predictions", type=Path, default=DEFAULT_PREDICTIONS,
+                        help="the CNN benchmark's per-photo folds and held-out scores")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="feature cache")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    table = read_ratings(args.data / "labels.csv", (0, 100))
+    cnn = read_folds(args.predictions)
+    names = [item.image for item in table.items]
+    missing = [n for n in names if n not in cnn]
+    if missing:
+        raise SystemExit(f"{len(missing)} photos have no fold in {args.predictions}, e.g. {missing[:3]}")
+    rows, skipped = compute_feature_rows(names, args.data, cache=args.work / "features.csv")
+    if skipped:
+        raise SystemExit(f"{len(skipped)} photos could not be read, e.g. {skipped[0].image}: {skipped[0].reason}")
+    human = np.array([item.score for item in table.items], dtype=np.float64)
+    fold = np.array([cnn[n]["fold"] for n in rows.names])
+    with_cnn = rows.with_column("cnn_score", np.array([cnn[n]["float"] for n in rows.names]))
+    per_fold: dict[str, list[dict]] = {key: [] for key in LABELS}
+    importance: dict[str, dict[str, float]] = {"gbdt": {}, "gbdt_cnn": {}}
+    rounds = []
+    for k in sorted(set(fold)):
+        test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
+        per_fold["cnn"].append(fold_metrics(with_cnn.matrix[test, -1], human[test], None))
+        per_fold["cnn_int8"].append(fold_metrics(np.array([cnn[rows.names[i]]["int8"] for i in test]),
+                                                 human[test], None))
+        for key, feats in (("gbdt", rows), ("gbdt_cnn", with_cnn)):
+            models = train_gbdt(feats.matrix[train], human[train], feats.columns, GBDTConfig())
+            result = fold_metrics(models.predict_score(feats.matrix[test]), human[test],
+                                  models.predict_good_probability(feats.matrix[test]))
+            per_fold[key].append({**result, "fold": int(k), "rounds": models.rounds})
+            for name, share in models.importance("regressor").items():
+                importance[key][name] = importance[key].get(name, 0.0) + share / len(set(fold))
+            rounds.append(models.rounds)
+        print(f"fold {k}: " + "  ".join(f"{key} SRCC {per_fold[key][-1]['srcc']:.3f}" for key in LABELS))
+    results = {
+        "dataset": "LIVE-C development part (../shared/data/live_challenge_dev), MOS 0-100 mapped to 0-5",
+        "images": len(rows),
+        "folds_from": str(args.predictions.relative_to(ROOT)) if args.predictions.is_relative_to(ROOT)
+        else str(args.predictions),
+        "gbdt_config": GBDTConfig().__dict__,
+        "features": list(rows.columns),
+        "per_fold": per_fold,
+        "summary": {key: summarise(values) for key, values in per_fold.items()},
+        "importance_regressor": {key: dict(sorted(v.items(), key=lambda kv: -kv[1])[:15])
+                                 for key, v in importance.items()},
+        "feature_speed": features_per_second([args.data / n for n in names]),
+        "command": "python benchmarks/livec_gbdt.py",
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    atomic.write_json(args.out, results)
+    atomic.write_text(args.out.with_suffix(".md"), markdown(results))
+    print(markdown(results))
+    speed = results["feature_speed"]
+    print(f"features: {speed['photos_per_second']:.1f} photos/s in one process ({speed['ms_per_photo']:.0f} ms "
+          f"a {speed['example_size']} photo) -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
