@@ -7,7 +7,7 @@ with every photo's fold and its held-out CNN scores, so all rows of the table ar
 photos. Each fold trains the trees on the other four folds (boosting rounds chosen by an inner 5-fold CV)
 and scores its own. Variants:
 
-- `gbdt`: trees on the 41 handcrafted features;
+- `gbdt`: trees on the handcrafted features (`training.features.FEATURE_NAMES`);
 - `gbdt_cnn`: the same plus the CNN's score as a feature. Every photo's CNN score is out-of-fold (from the
   CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
   that a model gives its own training photos (standard stacking);
@@ -45,7 +45,7 @@ KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good", "classifier_auc", "cl
 LABELS = {
     "cnn": "CNN regressor, float (MobileNetV2 α0.35)",
     "cnn_int8": "CNN regressor, int8 QAT (ships)",
-    "gbdt": "Feature baseline: LightGBM on 41 handcrafted features",
+    "gbdt": "Feature baseline: LightGBM on {features} handcrafted features",
     "gbdt_cnn": "Feature baseline + CNN score as a feature",
 }
 
@@ -101,6 +101,7 @@ def markdown(results: dict) -> str:
         if not s:
             continue
         clf = f"{s['classifier_auc_mean']:.3f}" if "classifier_auc_mean" in s else "–"
+        label = label.format(features=len(results["features"]))
         lines.append(f"| {label} | {s['srcc_mean']:.3f} ± {s['srcc_std']:.3f} | {s['plcc_mean']:.3f} | "
                      f"{s['rmse_mean']:.3f} | {s['auc_good_mean']:.3f} | {clf} |")
     return "\n".join(lines) + "\n"

@@ -2,6 +2,7 @@
 
     python -m export tflite --model runs/mine --images photos/ --out model.tflite     # int8, <= 450 KB
     python -m export score --model model.tflite --out scores.csv photos/ extra.jpg
+    python -m export score --reasons --out scores.csv photos/                          # + flaw reason codes
     python -m export info model.tflite [--json]
     python -m export golden --model model.tflite --out tests/golden/iqlite.json
 
@@ -85,11 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser(
         "score",
-        help="score photos with a .tflite model into a CSV (path,score,stars,error)",
+        help="score photos with a .tflite model into a CSV (path,score,stars,error[,reasons])",
         description=(
             "Score image files and folders (searched recursively) with a .tflite model. Writes one CSV row per "
             "file: the 0–5 score, the score rounded to half stars, or the error for a file that could not be "
-            "read. Exits 0 if at least one photo was scored."
+            "read. With --reasons, a last column lists the flaws a seller can fix, most severe first, as codes "
+            "joined by ';' (empty when none), such as too_dark or blurry (all codes: training/flaw_reasons.py). "
+            "Exits 0 if at least one photo was scored."
         ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -98,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=".tflite model (int8 or float32); default: the shipped model")
     s.add_argument("--out", type=Path, required=True, help="CSV file to write")
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
+    s.add_argument("--reasons", action="store_true",
+                   help="add a 'reasons' column of flaw codes (thresholds: training/flaw_thresholds.json)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     i = sub.add_parser(
@@ -131,10 +136,10 @@ def cmd_score(args: argparse.Namespace) -> int:
     from export.score import score_to_csv
 
     _, summary = score_to_csv(args.model, args.inputs, args.out, num_threads=args.threads,
-                              progress=not args.no_progress and sys.stderr.isatty())
+                              progress=not args.no_progress and sys.stderr.isatty(), reasons=args.reasons)
     print(f"scored {summary.scored} photo(s) in {summary.seconds:.2f} s "
           f"({summary.images_per_second:.1f} images/s including decoding, {args.threads} thread(s)); "
-          f"{summary.failed} failed" + (" (reasons in the error column)" if summary.failed else "")
+          f"{summary.failed} failed" + (" (see the error column)" if summary.failed else "")
           + f"; wrote {args.out}")
     if summary.scored == 0:
         print("error: no photo could be scored", file=sys.stderr)

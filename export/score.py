@@ -3,6 +3,10 @@
 A photo that cannot be read gets a row with its error instead of stopping the run (one bad file among
 thousands should not cost the rest), and the failures are counted in the summary, so nothing is dropped
 silently. TensorFlow is never imported here (see `export.tflite_runner`).
+
+With `reasons=True` every row also gets the codes of the flaws a seller can fix (`training.flaw_reasons`:
+too_dark, blurry, ...), most severe first, joined by ";" in an extra `reasons` column. The photo is decoded
+once for both: the model input is the same `resize_for_model(load_rgb(...))` that `score_file` uses.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from tqdm import tqdm
 
 from export.tflite_runner import TFLiteScorer
 from training.atomic import write_text
-from training.images import ImageLoadError, list_images
+from training.flaw_reasons import load_thresholds, photo_flaw_reasons
+from training.images import ImageLoadError, list_images, load_rgb, resize_for_model
 from training.score_scale import round_half_stars
 
 __all__ = [
     "CSV_COLUMNS",
+    "REASONS_COLUMN",
+    "REASON_SEPARATOR",
     "ScoreRow",
     "ScoreSummary",
     "expand_inputs",
@@ -33,6 +40,8 @@ __all__ = [
 ]
 
 CSV_COLUMNS = ("path", "score", "stars", "error")
+REASONS_COLUMN = "reasons"  # added after CSV_COLUMNS with reasons=True: flaw codes joined by ";"
+REASON_SEPARATOR = ";"
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,7 @@ class ScoreRow:
     score: float | None  # 0–5, None when the file failed
     stars: float | None  # score rounded to the nearest half star
     error: str = ""
+    reasons: tuple[str, ...] = ()  # flaw reason codes, most severe first (only when asked for)
 
 
 @dataclass(frozen=True)
@@ -64,38 +74,64 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return paths
 
 
-def score_files(scorer: TFLiteScorer, paths: Sequence[Path], progress: bool = False) -> list[ScoreRow]:
-    """One row per path, in order. Only image errors become rows; anything else is a bug and propagates."""
+def score_files(scorer: TFLiteScorer, paths: Sequence[Path], progress: bool = False,
+                reasons: bool = False) -> list[ScoreRow]:
+    """One row per path, in order. Only image errors become rows; anything else is a bug and propagates.
+
+    With `reasons`, a photo that can be scored but not described (under 16x16 pixels) keeps its score and
+    gets no reasons, with the explanation in `error`.
+    """
+    if reasons:
+        load_thresholds()  # a missing or stale thresholds file fails here, before any photo is decoded
     rows = []
     for path in tqdm(paths, desc="scoring", unit="img", disable=not progress):
         try:
-            score = scorer.score_file(path)
+            if not reasons:
+                rows.append(_scored(path, scorer.score_file(path)))
+                continue
+            rgb = load_rgb(path)
+            score = scorer.score_array(resize_for_model(rgb, scorer.image_size))
         except ImageLoadError as err:
             rows.append(ScoreRow(str(path), None, None, err.reason))
             continue
-        rows.append(ScoreRow(str(path), score, float(round_half_stars(score)), ""))
+        try:
+            codes = tuple(reason.code for reason in photo_flaw_reasons(rgb))
+        except ValueError as err:  # too small for the features; the score itself is fine
+            rows.append(_scored(path, score, error=f"no flaw reasons: {err}"))
+            continue
+        rows.append(_scored(path, score, reasons=codes))
     return rows
 
 
-def write_scores_csv(rows: Iterable[ScoreRow], out: str | os.PathLike) -> None:
+def _scored(path: Path, score: float, error: str = "", reasons: tuple[str, ...] = ()) -> ScoreRow:
+    return ScoreRow(str(path), score, float(round_half_stars(score)), error, reasons)
+
+
+def write_scores_csv(rows: Iterable[ScoreRow], out: str | os.PathLike, reasons: bool = False) -> None:
+    """The CSV of `CSV_COLUMNS`, plus the `reasons` column when `reasons` is set (codes joined by ";")."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(CSV_COLUMNS + ((REASONS_COLUMN,) if reasons else ()))
     for row in rows:
         score = "" if row.score is None else f"{row.score:.4f}"
         stars = "" if row.stars is None else f"{row.stars:g}"
-        writer.writerow([row.path, score, stars, row.error])
+        cells = [row.path, score, stars, row.error]
+        if reasons:
+            cells.append(REASON_SEPARATOR.join(row.reasons))
+        writer.writerow(cells)
     write_text(out, buffer.getvalue())
 
 
 def score_to_csv(model: str | os.PathLike, inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
-                 num_threads: int = 1, progress: bool = False) -> tuple[list[ScoreRow], ScoreSummary]:
-    """Score every photo under `inputs` and write `out`; the timing covers decoding as well as inference."""
+                 num_threads: int = 1, progress: bool = False,
+                 reasons: bool = False) -> tuple[list[ScoreRow], ScoreSummary]:
+    """Score every photo under `inputs` and write `out`; the timing covers decoding as well as inference
+    (and the flaw reasons, with `reasons`)."""
     scorer = TFLiteScorer(model, num_threads=num_threads)
     paths = expand_inputs(inputs)
     started = time.perf_counter()
-    rows = score_files(scorer, paths, progress=progress)
+    rows = score_files(scorer, paths, progress=progress, reasons=reasons)
     seconds = time.perf_counter() - started
-    write_scores_csv(rows, out)
-    failed = sum(1 for r in rows if r.error)
+    write_scores_csv(rows, out, reasons=reasons)
+    failed = sum(1 for r in rows if r.score is None)
     return rows, ScoreSummary(scored=len(rows) - failed, failed=failed, seconds=seconds)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +40,21 @@ def rated_folder(tmp_path: Path) -> tuple[Path, Path]:
     table = tmp_path / "ratings.csv"
     table.write_text("\n".join(rows) + "\n")
     return table, images
+
+
+def run_export_cli_without_tensorflow(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """`python -m export ARGS` in a fresh interpreter that fails if anything imported TensorFlow.
+
+    Scoring must start fast and run where only ai-edge-litert is installed, so a stray import is a bug.
+    """
+    code = (
+        "import runpy, sys\n"
+        "sys.argv = ['export'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('export', run_name='__main__', alter_sys=True)\n"
+        "except SystemExit as done:\n    rc = done.code\n"
+        "assert 'tensorflow' not in sys.modules, 'the export CLI imported tensorflow'\n"
+        "sys.exit(rc)\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60)

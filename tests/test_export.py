@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +35,7 @@ from export.tflite_export import (
     save_tflite,
 )
 from export.tflite_runner import TFLiteScorer
-from tests.conftest import textured_photo
+from tests.conftest import run_export_cli_without_tensorflow, textured_photo
 from training.config import TrainConfig
 from training.images import load_for_model, resize_for_model
 from training.keras_setup import keras
@@ -243,19 +240,8 @@ def test_score_cli_reports_every_file_and_never_imports_tensorflow(exported, tmp
         _photo(200 + i).save(folder / f"good{i}.png")
     (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
     out = tmp_path / "scores.csv"
-    code = (
-        "import runpy, sys\n"
-        "sys.argv = ['export'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('export', run_name='__main__', alter_sys=True)\n"
-        "except SystemExit as done:\n    rc = done.code\n"
-        "assert 'tensorflow' not in sys.modules, 'scoring imported tensorflow'\n"
-        "sys.exit(rc)\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    result = subprocess.run(
-        [sys.executable, "-c", code, "score", "--model", str(exported.int8), "--out", str(out), str(folder)],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
-    )
+    result = run_export_cli_without_tensorflow(["score", "--model", str(exported.int8), "--out", str(out), str(folder)],
+                                               tmp_path)
     assert result.returncode == 0, result.stderr
     assert "images/s" in result.stdout and "1 failed" in result.stdout
     with out.open(newline="") as f:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageFilter
@@ -109,6 +110,15 @@ def test_a_subject_the_colour_of_its_background_is_not_distinct():
     assert distinct["subject_colour_distance"] > 40 > 5 > camouflaged["subject_colour_distance"]
     assert distinct["subject_brightness_diff"] > 0.3
     assert abs(camouflaged["subject_brightness_diff"]) < 0.05
+    assert distinct["subject_separation"] > 0.9 > 0.3 > camouflaged["subject_separation"]
+
+
+def test_weakest_axis_sharpness_sees_motion_blur_along_one_axis(photo):
+    rgb = np.asarray(photo)
+    streak = np.ones((1, 15), np.float32) / 15  # horizontal hand shake
+    shaken = cv2.filter2D(rgb, -1, streak)
+    assert photo_features(shaken)["sharpness_weakest_axis"] < photo_features(rgb)["sharpness_weakest_axis"] - 1.5
+    assert photo_features(np.full((64, 64, 3), 90, np.uint8))["sharpness_weakest_axis"] == pytest.approx(0.0)
 
 
 def test_a_blurred_background_makes_the_subject_the_sharper_region(photo):

@@ -30,6 +30,10 @@ DISTORTIONS: tuple[str, ...] = (
     "low_contrast",
     "jpeg",
 )
+#: Composition flaws: not camera defects, so the embedded sample set (built from DISTORTIONS) leaves them out;
+#: the flaw-reason calibration uses them. "camouflage": the subject takes on its background's colour (a white
+#: mug on a white table, a black phone on black cloth).
+SUBJECT_DISTORTIONS: tuple[str, ...] = ("camouflage",)
 LEVELS: tuple[int, ...] = (1, 2, 3, 4)  # 1 = barely visible, 4 = severe
 
 # Parameter ladders, index = level - 1. Sizes are fractions of the image's longer side so a level means the
@@ -41,6 +45,7 @@ _NOISE_CHROMA = 0.45  # share of the noise that differs between channels (colour
 _UNDER_EV = (0.7, 1.4, 2.2, 3.0)  # stops of exposure removed
 _OVER_EV = (0.6, 1.2, 1.9, 2.7)  # stops of exposure added, then clipped at sensor white
 _CONTRAST_KEEP = (0.8, 0.6, 0.4, 0.25)  # share of the deviation from mean grey that survives
+_CAMOUFLAGE_SHARE = (0.4, 0.6, 0.8, 0.95)  # share of the way to the background's colours (CIELAB ranks)
 _JPEG_QUALITY = (40, 20, 10, 5)  # Pillow quality; 40 is what aggressive messengers send, 5 is blocky mush
 
 # Perceptual damage on [0, 1], index = level - 1. Hand-set from how subjective studies of these flaws
@@ -56,6 +61,7 @@ _SEVERITY: dict[str, tuple[float, float, float, float]] = {
     "overexposure": (0.15, 0.35, 0.60, 0.85),
     "low_contrast": (0.10, 0.25, 0.45, 0.70),
     "jpeg": (0.05, 0.20, 0.45, 0.75),
+    "camouflage": (0.02, 0.05, 0.10, 0.15),  # a hard-to-see subject hurts a listing more than the photo
 }
 
 # sRGB decode table: 8-bit code -> linear light in [0, 1].
@@ -67,8 +73,8 @@ _SRGB_TO_LINEAR = np.where(_codes <= 0.04045, _codes / 12.92, ((_codes + 0.055) 
 
 def _check(kind: str, level: int) -> int:
     """Validate (kind, level) and return the ladder index; errors name the allowed values."""
-    if kind not in DISTORTIONS:
-        raise ValueError(f"unknown distortion {kind!r}; allowed: {', '.join(DISTORTIONS)}")
+    if kind not in DISTORTIONS + SUBJECT_DISTORTIONS:
+        raise ValueError(f"unknown distortion {kind!r}; allowed: {', '.join(DISTORTIONS + SUBJECT_DISTORTIONS)}")
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or int(level) not in LEVELS:
         raise ValueError(f"unknown level {level!r}; allowed: {', '.join(map(str, LEVELS))}")
     return int(level) - 1
@@ -167,6 +173,31 @@ def _jpeg(rgb: np.ndarray, idx: int) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
 
 
+def _camouflage(rgb: np.ndarray, idx: int) -> np.ndarray:
+    """Recolour the subject (as `training.subject_mask` finds it) toward its background's colours.
+
+    In CIELAB, each channel of the subject's pixels moves the level's share of the way to the background
+    value of the same rank (histogram matching): at full strength the subject is drawn from the backdrop's
+    palette, as a white mug on a white table is, while its shading and texture order stay. The mask is
+    feathered so no seam appears.
+    """
+    from training.subject_mask import subject_mask  # (GrabCut; only this distortion needs it)
+
+    mask = subject_mask(rgb)
+    if mask.sum() < 2 or (~mask).sum() < 2:
+        return rgb.copy()
+    lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    moved = lab.copy()
+    for channel in range(3):
+        subject, backdrop = lab[..., channel][mask], lab[..., channel][~mask]
+        ranks = np.argsort(np.argsort(subject, kind="stable"), kind="stable") / (len(subject) - 1)
+        matched = np.interp(ranks * (len(backdrop) - 1), np.arange(len(backdrop)), np.sort(backdrop))
+        moved[..., channel][mask] = subject + _CAMOUFLAGE_SHARE[idx] * (matched - subject)
+    feather = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigmaX=0.01 * max(rgb.shape[:2]) + 0.5)
+    blended = lab + feather[..., None] * (moved - lab)
+    return _to_u8(cv2.cvtColor(blended, cv2.COLOR_Lab2RGB) * 255.0)
+
+
 def distort(rgb: np.ndarray, kind: str, level: int, seed: int = 0) -> np.ndarray:
     """Return a copy of `rgb` (uint8 HxWx3) with distortion `kind` at `level` (1..4); same shape and dtype.
 
@@ -189,6 +220,8 @@ def distort(rgb: np.ndarray, kind: str, level: int, seed: int = 0) -> np.ndarray
         return _exposure(rgb, _OVER_EV[idx])
     if kind == "low_contrast":
         return _low_contrast(rgb, idx)
+    if kind == "camouflage":
+        return _camouflage(rgb, idx)
     return _jpeg(rgb, idx)
 
 

@@ -1,7 +1,7 @@
 """Handcrafted features for every photo of a rating table, computed in parallel and cached in a CSV.
 
 The feature baseline needs one row of `training.features.FEATURE_NAMES` per rated photo. Computing them costs
-about 70 ms a photo (the GrabCut subject split is half of it), so the rows are computed in worker processes
+about 70–90 ms a photo (the GrabCut subject split is half of it), so the rows are computed in worker processes
 and kept in `features.csv`. A rerun (or an interrupted run started again) reuses every row whose photo and
 feature list are unchanged, and photos that cannot be read are reported with their reason, not dropped.
 """

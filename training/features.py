@@ -6,6 +6,9 @@ it). Every feature is a plain image statistic an app could recompute (numbers, n
 - exposure: mean luma (brightness), its standard deviation (contrast), and the fractions of clipped white and
   black pixels (blown highlights, crushed shadows);
 - sharpness: variance of the Laplacian of the luma (blur removes the high frequencies it measures), in log;
+  and the fine detail along the blurrier of the two image axes relative to the luma variance, in log
+  (`sharpness_weakest_axis`: independent of exposure and contrast, and hand-shake streaks, which keep full
+  detail across the streak, show in it; 0 for a flat photo, about -4 to 0 sharp, -5 and below blurred);
 - noise: Immerkaer's fast estimate of the standard deviation of additive noise (a Laplacian-difference
   mask that cancels smooth image structure);
 - colour: Hasler and Suesstrunk's colourfulness and the mean HSV saturation;
@@ -15,7 +18,9 @@ it). Every feature is a plain image statistic an app could recompute (numbers, n
   prior): the share of the frame the object fills; brightness, contrast and sharpness of each; brightness
   and contrast of each in each quadrant of the frame (NaN where a region has no pixels in a quadrant: the
   tree model treats it as missing); how much the object stands out (brightness, contrast and sharpness
-  differences, and the CIELAB colour distance between the two regions' mean colours);
+  differences, the CIELAB colour distance between the two regions' mean colours, and the separation of
+  their CIELAB colour histograms: 1 minus their intersection, 0 when the subject has exactly the
+  background's colours, so a subject lost in its background reads low even when it is multicoloured);
 - uneven light: the spread between the darkest and the brightest quadrant, the darkest quadrant's brightness
   and the clipped-white share of the brightest quadrant (harsh glare is local).
 
@@ -45,7 +50,7 @@ MIN_REGION_PIXELS = 16  # fewer pixels than this in a region (or a region's quad
 QUADRANTS = ("top_left", "top_right", "bottom_left", "bottom_right")
 
 GLOBAL_FEATURES: tuple[str, ...] = (
-    "brightness", "contrast", "clipped_white", "clipped_black", "sharpness", "noise",
+    "brightness", "contrast", "clipped_white", "clipped_black", "sharpness", "sharpness_weakest_axis", "noise",
     "colourfulness", "saturation", "blockiness", "megapixels", "aspect_ratio",
 )
 REGION_FEATURES: tuple[str, ...] = (
@@ -54,6 +59,7 @@ REGION_FEATURES: tuple[str, ...] = (
     *(f"{region}_{quadrant}_{stat}" for region in ("object", "background") for quadrant in QUADRANTS
       for stat in ("brightness", "contrast")),
     "subject_brightness_diff", "subject_contrast_diff", "subject_sharpness_diff", "subject_colour_distance",
+    "subject_separation",
     "quadrant_brightness_range", "darkest_quadrant_brightness", "brightest_quadrant_clipped_white",
 )
 FEATURE_NAMES: tuple[str, ...] = GLOBAL_FEATURES + REGION_FEATURES
@@ -75,6 +81,7 @@ def photo_features(rgb: np.ndarray) -> dict[str, float]:
         "clipped_white": float(np.mean(luma >= CLIP_WHITE)),
         "clipped_black": float(np.mean(luma <= CLIP_BLACK)),
         "sharpness": float(np.log1p(laplacian.var())),
+        "sharpness_weakest_axis": weakest_axis_sharpness(luma * 255.0),
         "noise": noise_sigma(luma) * 255.0,
         "colourfulness": colourfulness(small),
         "saturation": float(cv2.cvtColor(small, cv2.COLOR_RGB2HSV)[..., 1].mean() / 255.0),
@@ -102,6 +109,7 @@ def region_features(rgb: np.ndarray, luma: np.ndarray, laplacian: np.ndarray, ma
     lab = cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)  # L 0–100, a and b about ±100
     object_colour, background_colour = _mean_colour(lab[mask]), _mean_colour(lab[~mask])
     features["subject_colour_distance"] = float(np.linalg.norm(object_colour - background_colour))
+    features["subject_separation"] = colour_separation(lab[mask], lab[~mask])
     quadrant_brightness = [float(luma[q].mean()) for q in quadrant_masks]
     brightest = quadrant_masks[int(np.argmax(quadrant_brightness))]
     features["quadrant_brightness_range"] = max(quadrant_brightness) - min(quadrant_brightness)
@@ -130,6 +138,30 @@ def _mean_colour(lab_pixels: np.ndarray) -> np.ndarray:
     if len(lab_pixels) < MIN_REGION_PIXELS:
         return np.full(3, np.nan)
     return lab_pixels.mean(axis=0)
+
+
+def weakest_axis_sharpness(luma: np.ndarray) -> float:
+    """log((mean squared second difference of 0-255 luma along x or y, whichever is smaller) / luma variance).
+
+    The diagonals were measured too and never were the weaker direction on blurred photos, so an app needs
+    only the two axes. A flat photo gives 0: no detail, but nothing to blur either.
+    """
+    weakest = min(float(np.mean(np.diff(luma, 2, axis=axis) ** 2)) for axis in (0, 1))
+    return math.log((weakest + 1e-3) / (float(luma.var()) + 1e-3))
+
+
+def colour_separation(object_lab: np.ndarray, background_lab: np.ndarray) -> float:
+    """1 - intersection of the two regions' CIELAB histograms (6 bins each of L 0–100, a and b ±80), 0–1."""
+    if len(object_lab) < MIN_REGION_PIXELS or len(background_lab) < MIN_REGION_PIXELS:
+        return math.nan
+    return float(1.0 - np.minimum(_lab_histogram(object_lab), _lab_histogram(background_lab)).sum())
+
+
+def _lab_histogram(lab_pixels: np.ndarray, bins: int = 6) -> np.ndarray:
+    low, high = np.array([0.0, -80.0, -80.0]), np.array([100.0, 80.0, 80.0])
+    index = np.clip(((lab_pixels - low) / (high - low) * bins).astype(int), 0, bins - 1)
+    counts = np.bincount((index[:, 0] * bins + index[:, 1]) * bins + index[:, 2], minlength=bins**3)
+    return counts / counts.sum()
 
 
 def noise_sigma(luma: np.ndarray) -> float:
