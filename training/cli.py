@@ -3,6 +3,7 @@
     python -m training train                              # embedded default: sample photos, simulated votes
     python -m training train --data ratings.csv --images photos/ --score-range 0 100 --out runs/mine
     python -m training baseline --data ratings.csv --score-range 0 100 --out runs/mine_baseline
+    python -m training ratings votes.csv --score-range 1 5 --out scores.csv   # clean crowd votes first
 
 Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
 printed as one clear message and exit with status 2, never as a stack trace.
@@ -94,6 +95,46 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="seed of the validation split and the trees")
     b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
+    r = sub.add_parser(
+        "ratings",
+        help="clean raw crowd votes into scores: hidden tests, rogue raters removed, biased ones corrected",
+        description=(
+            "Turn long-format crowd votes (image, rater, vote; optional gold and repeat columns for hidden tests, "
+            "task and time) into a clean scores CSV (image, score on 0–5, n_votes, score_std, ...) that "
+            "'train --data SCORES.csv --score-range 0 5' reads directly. Raters who fail hidden tests, random "
+            "voters and binary voters are removed; biased raters are corrected by their offset. Optional "
+            "pairwise choices (image_a, image_b, winner) refine the order among close photos. Writes a report "
+            "folder with the rater map, counts, disputed photos and before/after variance."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    r.add_argument("votes", type=Path, help="votes CSV, one row per vote")
+    r.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"), required=True,
+                   help="the vote scale, e.g. 0 1 for good/bad, 1 5 for Likert")
+    r.add_argument("--out", type=Path, required=True, help="clean scores CSV to write")
+    r.add_argument("--report", type=Path, help="report folder (default: next to --out, named <out>_report)")
+    r.add_argument("--pairs", type=Path, help="pairwise choices CSV (image_a, image_b, winner[, rater])")
+    r.add_argument("--image-column")
+    r.add_argument("--rater-column")
+    r.add_argument("--vote-column")
+    from training.ratings.hidden_tests import HiddenTestConfig
+    from training.ratings.rater_profiles import ProfileConfig
+
+    defaults, hidden = ProfileConfig(), HiddenTestConfig()
+    th = r.add_argument_group("thresholds (defaults calibrated by benchmarks/crowd_cleaning.py)")
+    th.add_argument("--random-spread-factor", type=float, default=defaults.random_spread_factor,
+                    help="random voter: disagreement above this multiple of the median rater's")
+    th.add_argument("--binary-extreme-share", type=float, default=defaults.binary_extreme_share,
+                    help="binary voter: at least this share of votes at the ends of a graded scale")
+    th.add_argument("--bias-stars", type=float, default=defaults.bias_stars,
+                    help="biased rater: |offset| at least this many stars (and statistically significant)")
+    th.add_argument("--min-votes", type=int, default=defaults.min_votes,
+                    help="raters with fewer comparable votes are kept unprofiled")
+    th.add_argument("--gold-tolerance", type=float, default=hidden.gold_tolerance,
+                    help="stars a gold answer may be off by")
+    th.add_argument("--repeat-tolerance", type=float, default=hidden.repeat_tolerance,
+                    help="mean stars a rater may change on repeated photos")
     return parser
 
 
@@ -167,6 +208,22 @@ def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def cmd_ratings(args: argparse.Namespace) -> int:
+    from training.ratings.hidden_tests import HiddenTestConfig
+    from training.ratings.pipeline import clean_votes_file
+    from training.ratings.rater_profiles import ProfileConfig
+
+    profile = ProfileConfig(random_spread_factor=args.random_spread_factor,
+                            binary_extreme_share=args.binary_extreme_share, bias_stars=args.bias_stars,
+                            min_votes=args.min_votes)
+    hidden = HiddenTestConfig(gold_tolerance=args.gold_tolerance, repeat_tolerance=args.repeat_tolerance)
+    report = args.report or args.out.with_name(args.out.stem + "_report")
+    clean_votes_file(args.votes, tuple(args.score_range), args.out, report, pairs=args.pairs,
+                     profile_config=profile, hidden_config=hidden, image_column=args.image_column,
+                     rater_column=args.rater_column, vote_column=args.vote_column)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     # Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING.
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
@@ -184,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args, parser)
         if args.command == "baseline":
             return cmd_baseline(args, parser)
+        if args.command == "ratings":
+            return cmd_ratings(args)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -37,7 +37,7 @@ def scatter(predicted, human, path: str | os.PathLike, *, title: str = "", stats
         )
     ax.set_title(title or "predicted vs human")
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def histogram(predicted, human, path: str | os.PathLike, *, title: str = "") -> None:
@@ -49,10 +49,10 @@ def histogram(predicted, human, path: str | os.PathLike, *, title: str = "") -> 
     ax.set_ylabel("photos")
     ax.set_title(title or "score distributions")
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
-def _save(fig, path: str | os.PathLike) -> None:
+def save_figure(fig, path: str | os.PathLike) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", bbox_inches="tight")
     plt.close(fig)
@@ -71,4 +71,4 @@ def importance(shares: dict[str, dict[str, float]], path: str | os.PathLike, top
     ax.set_xlabel("share of total split gain")
     ax.set_title("feature importance")
     ax.legend(fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
