@@ -121,3 +121,31 @@ def test_ratings_command_writes_scores_that_training_reads(tmp_path, capsys):
     summary = json.loads((report / "summary.json").read_text())
     assert summary["rater_classes"]["random"] + summary["rater_classes"]["hidden_test"] >= 2
     assert summary["after"]["mean_vote_std"] < summary["before"]["mean_vote_std"]
+
+
+def test_pairwise_choices_refine_the_clean_scores(tmp_path, capsys):
+    truth = 2.0 + (TRUTH[:120] - 0.3) / 4.4  # all photos between 2 and 3 stars: close calls everywhere
+    crowd = simulate_crowd(truth, 4, {"random": 0.1}, seed=6, images_per_rater=30)
+    votes = _write(tmp_path, crowd.to_csv())
+    rng = np.random.default_rng(1)
+    order = np.argsort(truth)
+    rows = ["image_a,image_b,winner"]
+    for _ in range(1500):  # neighbours in true quality: the close calls a few votes cannot order
+        k = int(rng.integers(0, len(order) - 3))
+        i, j = order[k], order[k + int(rng.integers(1, 4))]
+        p_i = 1.0 / (1.0 + np.exp((truth[j] - truth[i]) / 0.02))  # people tell close photos apart
+        winner = i if rng.random() < p_i else j
+        rows.append(f"img{i:04d}.jpg,img{j:04d}.jpg,img{winner:04d}.jpg")
+    pairs = _write(tmp_path, "\n".join(rows) + "\n", "pairs.csv")
+    plain, fused = tmp_path / "plain.csv", tmp_path / "fused.csv"
+    assert training_main(["ratings", str(votes), "--score-range", "1", "5", "--out", str(plain)]) == 0
+    assert training_main(["ratings", str(votes), "--score-range", "1", "5", "--out", str(fused),
+                          "--pairs", str(pairs)]) == 0
+    assert "pairwise choices: 1500" in capsys.readouterr().out
+
+    def agreement(path: Path) -> float:
+        table = read_ratings(path, (0, 5))
+        scores = {item.image: item.score for item in table.items}
+        return spearmanr([scores[f"img{i:04d}.jpg"] for i in range(len(truth))], truth)[0]
+
+    assert agreement(fused) > agreement(plain) + 0.1

@@ -62,6 +62,8 @@ def _fuse_pairs(result: CleaningResult, pairs_path, log) -> tuple[np.ndarray, np
                           {result.images[i]: float(clean.score_std[i]) for i in np.flatnonzero(known)},
                           {result.images[i]: int(clean.n_votes[i]) for i in np.flatnonzero(known)},
                           strengths)
+    if fused.map_problem:
+        log(f"  pairwise choices not used: {fused.map_problem}")
     by_image = dict(zip(fused.images, zip(fused.score, fused.score_std, strict=True), strict=True))
     unknown = sorted(set(fused.images) - set(result.images))
     if unknown:
