@@ -5,8 +5,9 @@
     python -m export score --reasons --out scores.csv photos/                          # + flaw reason codes
     python -m export info model.tflite [--json]
     python -m export golden --model model.tflite --out tests/golden/iqlite.json
+    python -m export bench --adb --benchmark-binary android_aarch64_benchmark_model --out phone_bench.json
 
-`score` and `info` never import TensorFlow (they start in well under a second); `tflite` imports it only
+`score`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports it only
 once the arguments are parsed, so `--help` is instant too. Errors a user can fix print one message and exit 2.
 """
 
@@ -129,6 +130,37 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="int8 .tflite model")
     g.add_argument("--out", type=Path, required=True, help="JSON record to write")
     g.add_argument("--images", type=Path, help="folder for the golden PNGs (default: beside --out, golden_images/)")
+
+    from export.phone_bench import BINARY_HELP, DELEGATES
+
+    b = sub.add_parser(
+        "bench",
+        help="latency and memory on Android phones over adb, with TFLite's benchmark_model",
+        description=(
+            "Benchmark a .tflite model on every connected Android device (or --serial ones): read the device facts "
+            "(model, ABI, Android version, SoC) with getprop, push the model and a benchmark_model binary you supply "
+            "to /data/local/tmp, run it per thread count and delegate (optionally pinned with taskset), and write "
+            "init time, first-inference, warm-up and mean/std latency and peak memory per device to --out (JSON) and "
+            "a markdown table beside it (OUT.md). Emulators are marked as such: their timings are not phone timings. "
+            "The adb binary is --adb PATH, else $IQLITE_ADB, else adb on PATH."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    b.add_argument("--adb", nargs="?", const="", required=True, metavar="PATH",
+                   help="run on Android devices over adb (required); optionally the adb binary to use")
+    b.add_argument("--benchmark-binary", type=Path, required=True, metavar="PATH", help=BINARY_HELP)
+    b.add_argument("--model", type=Path, default=SHIPPED_MODEL, help=".tflite model; default: the shipped model")
+    b.add_argument("--out", type=Path, default=Path("phone_bench.json"), help="results JSON (the table goes to OUT.md)")
+    b.add_argument("--threads", type=_positive_int, nargs="+", default=[1, 4], metavar="N", help="thread counts")
+    b.add_argument("--delegates", nargs="+", default=["xnnpack"], choices=list(DELEGATES), metavar="NAME",
+                   help=f"delegates to run with, from: {', '.join(DELEGATES)} (cpu = built-in kernels, XNNPACK off)")
+    b.add_argument("--taskset", metavar="MASK",
+                   help="pin the benchmark to these cores (hex mask, such as f0 for the big cores of many phones)")
+    b.add_argument("--runs", type=_positive_int, default=50, metavar="N", help="timed runs (--num_runs)")
+    b.add_argument("--warmup", type=_positive_int, default=5, metavar="N", help="warm-up runs (--warmup_runs)")
+    b.add_argument("--serial", nargs="+", default=[], metavar="S", help="only these devices (default: all connected)")
+    b.add_argument("--connect", action="append", default=[], metavar="HOST:PORT",
+                   help="`adb connect` to this address first (wireless debugging); repeatable")
     return parser
 
 
@@ -156,6 +188,20 @@ def cmd_golden(args: argparse.Namespace) -> int:
         print(f"{name:16s} raw {item['raw_output']:3d}  score {item['score']:.3f}")
     print(f"wrote {args.out} and {len(record['images'])} images in {images}")
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from export.phone_bench import BenchSettings, markdown_table, run_bench, write_results
+
+    settings = BenchSettings(threads=tuple(dict.fromkeys(args.threads)), delegates=tuple(dict.fromkeys(args.delegates)),
+                             taskset=args.taskset, runs=args.runs, warmup=args.warmup)
+    record = run_bench(args.model, args.benchmark_binary, settings, serials=args.serial, connect=args.connect,
+                       adb=args.adb or None)
+    md = write_results(record, args.out)
+    print(markdown_table(record), end="")
+    failed = sum(1 for row in record["results"] if row["error"])
+    print(f"wrote {args.out} and {md}" + (f"; {failed} run(s) failed (see the error field)" if failed else ""))
+    return 1 if failed else 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -285,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "golden":
             return cmd_golden(args)
+        if args.command == "bench":
+            from export.adb import AdbError
+
+            try:
+                return cmd_bench(args)
+            except AdbError as err:
+                print(f"error: {err}", file=sys.stderr)
+                return 2
         from export.tflite_export import ExportError
 
         try:
