@@ -11,6 +11,8 @@ and scores its own. Variants:
 - `gbdt_cnn`: the same plus the CNN's score as a feature. Every photo's CNN score is out-of-fold (from the
   CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
   that a model gives its own training photos (standard stacking);
+- `gbdt_nima`: the features plus the NIMA baseline's out-of-fold mean (`livec_nima_predictions.csv`, written
+  by benchmarks/livec_nima.py; skipped when that file is missing), as the marketplace fed NIMA into its trees;
 - `cnn` and `cnn_int8`: the CNN's own held-out scores (float and the shipped QAT int8), for comparison.
 
 Writes `benchmarks/results/livec_gbdt.json` (per fold, mean ± std, feature importance averaged over folds,
@@ -47,7 +49,9 @@ LABELS = {
     "cnn_int8": "CNN regressor, int8 QAT (ships)",
     "gbdt": "Feature baseline: LightGBM on {features} handcrafted features",
     "gbdt_cnn": "Feature baseline + CNN score as a feature",
+    "gbdt_nima": "Feature baseline + NIMA mean as a feature",
 }
+NIMA_PREDICTIONS = ROOT / "benchmarks" / "results" / "livec_nima_predictions.csv"
 
 
 def read_folds(path: Path) -> dict[str, dict]:
@@ -129,15 +133,20 @@ def main(argv: list[str] | None = None) -> int:
     human = np.array([item.score for item in table.items], dtype=np.float64)
     fold = np.array([cnn[n]["fold"] for n in rows.names])
     with_cnn = rows.with_column("cnn_score", np.array([cnn[n]["float"] for n in rows.names]))
-    per_fold: dict[str, list[dict]] = {key: [] for key in LABELS}
-    importance: dict[str, dict[str, float]] = {"gbdt": {}, "gbdt_cnn": {}}
+    variants = {"gbdt": rows, "gbdt_cnn": with_cnn}
+    if NIMA_PREDICTIONS.is_file():
+        with open(NIMA_PREDICTIONS, newline="", encoding="utf-8") as f:
+            nima = {row["image"]: float(row["nima_mean"]) for row in csv.DictReader(f)}
+        variants["gbdt_nima"] = rows.with_column("nima_mean", np.array([nima[n] for n in rows.names]))
+    per_fold: dict[str, list[dict]] = {key: [] for key in LABELS if key in variants or key.startswith("cnn")}
+    importance: dict[str, dict[str, float]] = {key: {} for key in variants}
     rounds = []
     for k in sorted(set(fold)):
         test, train = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
         per_fold["cnn"].append(fold_metrics(with_cnn.matrix[test, -1], human[test], None))
         per_fold["cnn_int8"].append(fold_metrics(np.array([cnn[rows.names[i]]["int8"] for i in test]),
                                                  human[test], None))
-        for key, feats in (("gbdt", rows), ("gbdt_cnn", with_cnn)):
+        for key, feats in variants.items():
             models = train_gbdt(feats.matrix[train], human[train], feats.columns, GBDTConfig())
             result = fold_metrics(models.predict_score(feats.matrix[test]), human[test],
                                   models.predict_good_probability(feats.matrix[test]))
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, share in models.importance("regressor").items():
                 importance[key][name] = importance[key].get(name, 0.0) + share / len(set(fold))
             rounds.append(models.rounds)
-        print(f"fold {k}: " + "  ".join(f"{key} SRCC {per_fold[key][-1]['srcc']:.3f}" for key in LABELS))
+        print(f"fold {k}: " + "  ".join(f"{key} SRCC {per_fold[key][-1]['srcc']:.3f}" for key in per_fold))
     results = {
         "dataset": "LIVE-C development part (../shared/data/live_challenge_dev), MOS 0-100 mapped to 0-5",
         "images": len(rows),

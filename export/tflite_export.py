@@ -163,12 +163,15 @@ def representative_images(run_dir: str | os.PathLike, images_dir: str | os.PathL
     return np.stack(images)
 
 
-def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInfo | None = None) -> bytes:
+def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInfo | None = None, *,
+                  pin_output: bool = True) -> bytes:
     """Full-integer int8 .tflite bytes (uint8 image in, uint8 score out), calibrated on (N, S, S, 3) uint8 photos.
 
-    After conversion the output range is pinned to 0–5 stars, `info` is embedded as TFLite metadata (if
-    given), and the file is compacted last (re-packing for the metadata would undo compaction). Checked: the
-    input must read raw pixels, and metadata plus compaction must not change a single output value.
+    After conversion the output range is pinned to 0–5 stars (`pin_output`; only possible for the regressor's
+    5 * sigmoid head: other heads, such as NIMA's distribution moments, keep the range calibration measured),
+    `info` is embedded as TFLite metadata (if given), and the file is compacted last (re-packing for the
+    metadata would undo compaction). Checked: the input must read raw pixels, and metadata plus compaction
+    must not change a single output value.
     """
     size = _fixed_input_size(model)
     rep = _checked_representative(representative, size)
@@ -182,7 +185,7 @@ def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInf
         # Raised for every uint8-input conversion; the statistics come from the representative photos.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
         converted = converter.convert()
-    pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX)
+    pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX) if pin_output else converted
     _check_input_is_raw_pixels(pinned)
     return with_metadata(pinned, info, rep[:3])
 

@@ -1,0 +1,203 @@
+"""NIMA vs the iqlite regressor on LIVE-C, on the CNN benchmark's 5 folds, and the narrow-range diagnosis.
+
+    python benchmarks/livec_nima.py          # ~5 minutes on 2 CPU cores (pooled features cached under --work)
+
+Both heads read the same frozen features: the ImageNet MobileNetV2 alpha 0.35 backbone (cut before Conv_1)
+with the multi-level mean/std pooling of `training.model`, at 384 px, computed once per photo. Per fold
+(same `fold_indices` as benchmarks/livec_cv.py, same inner train/validation split):
+
+- NIMA: softmax over 10 bins, trained with the EMD loss toward each photo's normal(MOS, MOS std) target,
+  best epoch by validation SRCC; its output is the distribution's mean;
+- regressor (ridge head): the iqlite head on the same frozen features, as phase 1 of the recipe fits it,
+  with the spread calibration the recipe applies (`training.train.fit_calibration` in closed form here);
+- for reference, the fully trained regressor's held-out scores (fine-tuned; from livec_cv_predictions.csv).
+
+Reports SRCC, PLCC, RMSE and the spread of predictions (std, 5th–95th percentile) against the spread of
+human scores, a plot of the distributions (livec_nima.png), every photo's held-out NIMA mean
+(livec_nima_predictions.csv, for the feature baseline) and the int8 export of fold 0's NIMA model (size,
+and float vs int8 agreement on its test photos).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.livec_cv import DEFAULT_DATA, fold_indices  # noqa: E402
+from training import atomic, metrics  # noqa: E402
+from training.config import TrainConfig  # noqa: E402
+from training.dataset import load_image_set, split_train_val  # noqa: E402
+from training.keras_setup import keras  # noqa: E402
+from training.model import build_model, pooled_feature_model  # noqa: E402
+from training.nima import distribution_moments, nima_image_model, normal_target, train_nima_head  # noqa: E402
+from training.plots import plt, save_figure  # noqa: E402
+from training.rating_tables import read_ratings  # noqa: E402
+from training.ridge_head import fit_ridge_head  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_nima"
+
+
+def spread_metrics(predicted: np.ndarray, human: np.ndarray) -> dict:
+    m = metrics.evaluate(predicted, human)
+    return {"srcc": m["srcc"], "plcc": m["plcc"], "rmse": m["rmse"], "auc_good": m["auc_good"],
+            "predicted_std": m["predicted_spread"]["std"], "predicted_p5": m["predicted_spread"]["p5"],
+            "predicted_p95": m["predicted_spread"]["p95"], "human_std": m["human_spread"]["std"],
+            "human_p5": m["human_spread"]["p5"], "human_p95": m["human_spread"]["p95"]}
+
+
+def calibrated(logits_val: np.ndarray, val_y: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """5 * sigmoid(a z + b) with a, b fitted on validation photos (the recipe's spread calibration)."""
+    from scipy.optimize import least_squares
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        return 5.0 / (1.0 + np.exp(-(params[0] * logits_val + params[1]))) - val_y
+
+    a, b = least_squares(residual, x0=[1.0, 0.0]).x
+    return 5.0 / (1.0 + np.exp(-(a * logits + b)))
+
+
+def summarise(per_fold: list[dict]) -> dict:
+    keys = per_fold[0].keys()
+    return {f"{k}_mean": float(np.mean([f[k] for f in per_fold])) for k in keys} | {
+        "srcc_std": float(np.std([f["srcc"] for f in per_fold]))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="feature cache")
+    parser.add_argument("--out", type=Path, default=RESULTS / "livec_nima.json")
+    args = parser.parse_args(argv)
+    started = time.time()
+    config = TrainConfig()
+    table = read_ratings(args.data / "labels.csv", (0, 100))
+    data, skipped = load_image_set(table, args.data, config.image_size)
+    if skipped:
+        raise SystemExit(f"{len(skipped)} photos could not be read, e.g. {skipped[0]}")
+    std_of = {item.image: item.score_std for item in table.items}
+    mos_std = np.array([std_of[n] if std_of[n] is not None else np.nan for n in data.names])
+    model = build_model(config.model, "imagenet")
+    features_file = args.work / "pooled_features_384.npy"
+    if features_file.exists():
+        features = np.load(features_file)
+    else:
+        print(f"pooled features of {len(data)} photos at {config.image_size} px ...", flush=True)
+        features = pooled_feature_model(model).predict(data.images, batch_size=8, verbose=0)
+        args.work.mkdir(parents=True, exist_ok=True)
+        np.save(features_file, features)
+    targets = normal_target(data.scores, mos_std)
+    with open(RESULTS / "livec_cv_predictions.csv", newline="", encoding="utf-8") as f:
+        full_cnn = {row["image"]: float(row["float"]) for row in csv.DictReader(f)}
+
+    rows: dict[str, list[dict]] = {"nima": [], "ridge_calibrated": [], "full_regressor": []}
+    held_out = np.full(len(data), np.nan)
+    pooled = {"nima": [], "ridge_calibrated": [], "full_regressor": [], "human": []}
+    int8_check = None
+    for k, test_idx in enumerate(fold_indices(len(data), 5, 0)):
+        train_all = np.setdiff1d(np.arange(len(data)), test_idx)
+        inner_train, inner_val = split_train_val(len(train_all), [data.groups[i] for i in train_all],
+                                                 config.val_fraction, config.seed)
+        tr, va = train_all[inner_train], train_all[inner_val]
+        head, info = train_nima_head(features[tr], targets[tr], features[va], data.scores[va], seed=k)
+        nima_mean, _ = distribution_moments(head.predict(features[test_idx], verbose=0))
+        ridge = fit_ridge_head(features[tr], data.scores[tr], features[va], data.scores[va], config.ridge_penalties)
+        ridge_scores = calibrated(ridge.logits(features[va]), data.scores[va], ridge.logits(features[test_idx]))
+        human = data.scores[test_idx]
+        full = np.array([full_cnn[data.names[i]] for i in test_idx])
+        for name, predicted in (("nima", nima_mean), ("ridge_calibrated", ridge_scores), ("full_regressor", full)):
+            rows[name].append(spread_metrics(predicted, human))
+            pooled[name].append(predicted)
+        pooled["human"].append(human)
+        held_out[test_idx] = nima_mean
+        print(f"fold {k}: NIMA SRCC {rows['nima'][-1]['srcc']:.3f} (epoch {info['best_epoch']}), std "
+              f"{rows['nima'][-1]['predicted_std']:.2f}; ridge SRCC {rows['ridge_calibrated'][-1]['srcc']:.3f}, "
+              f"std {rows['ridge_calibrated'][-1]['predicted_std']:.2f}; human std "
+              f"{rows['nima'][-1]['human_std']:.2f}", flush=True)
+        if k == 0:
+            int8_check = export_check(model, head, data.images[tr], data.images[test_idx], nima_mean, args.work)
+
+    pooled_arrays = {name: np.concatenate(values) for name, values in pooled.items()}
+    distribution_plot(pooled_arrays, RESULTS / "livec_nima.png")
+    atomic.write_csv(RESULTS / "livec_nima_predictions.csv", ["image", "fold", "human", "nima_mean"],
+                     [(data.names[i], k, f"{data.scores[i]:.4f}", f"{held_out[i]:.4f}")
+                      for k, idx in enumerate(fold_indices(len(data), 5, 0)) for i in idx])
+    results = {
+        "dataset": "LIVE-C dev (820 photos), MOS 0-100 -> 0-5; same folds as livec_cv.py",
+        "features": "frozen ImageNet MobileNetV2 alpha 0.35, cut before Conv_1, multi-level mean/std pooling, 384 px",
+        "nima": "softmax over 10 bins of 0-5, EMD (r=2) on CDFs toward normal(MOS, MOS std), best epoch by val SRCC",
+        "per_fold": rows,
+        "summary": {name: summarise(values) for name, values in rows.items()},
+        "pooled_spread": {name: {"std": float(np.std(v)), "p5": float(np.percentile(v, 5)),
+                                 "p95": float(np.percentile(v, 95))} for name, v in pooled_arrays.items()},
+        "int8_fold0": int8_check,
+        "command": "python benchmarks/livec_nima.py",
+        "wall_seconds": round(time.time() - started, 1),
+    }
+    atomic.write_json(args.out, results)
+    for name, s in results["summary"].items():
+        print(f"{name:18s} SRCC {s['srcc_mean']:.3f} ± {s['srcc_std']:.3f}  PLCC {s['plcc_mean']:.3f}  "
+              f"RMSE {s['rmse_mean']:.3f}  std {s['predicted_std_mean']:.2f} (human {s['human_std_mean']:.2f})  "
+              f"5–95% {s['predicted_p5_mean']:.2f}–{s['predicted_p95_mean']:.2f}")
+    print(f"int8 NIMA (fold 0): {int8_check}")
+    return 0
+
+
+def export_check(model: keras.Model, head: keras.Model, train_images: np.ndarray, test_images: np.ndarray,
+                 float_means: np.ndarray, work: Path) -> dict:
+    """Fold 0's NIMA model as int8 .tflite like the regressor (uint8 in, uint8 0–5 out, here mean and std)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from export.tflite_export import quantize_int8
+
+    size = TrainConfig().image_size
+    image = keras.Input(shape=(size, size, 3), batch_size=1)
+    single = keras.Model(image, nima_image_model(pooled_feature_model(model), head)(image))
+    rng = np.random.default_rng(0)
+    content = quantize_int8(single, train_images[rng.choice(len(train_images), 200, replace=False)],
+                            pin_output=False)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "nima_fold0_int8.tflite").write_bytes(content)
+    interpreter = Interpreter(model_content=content)
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero = out["quantization"]
+    means = []
+    for photo in test_images:
+        interpreter.set_tensor(inp["index"], photo[None])
+        interpreter.invoke()
+        raw = interpreter.get_tensor(out["index"]).reshape(-1).astype(np.float64)
+        means.append(scale * (raw[0] - zero))
+    means = np.array(means)
+    return {"bytes": len(content), "within_450kb": len(content) <= 450 * 1024, "outputs": list(out["shape"]),
+            "srcc_float_vs_int8_mean": metrics.srcc(means, float_means),
+            "max_abs_diff_mean": float(np.max(np.abs(means - float_means)))}
+
+
+def distribution_plot(pooled: dict[str, np.ndarray], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
+    bins = np.linspace(0, 5, 41)
+    labels = {"human": "human MOS", "nima": "NIMA mean", "ridge_calibrated": "regressor head (same features)",
+              "full_regressor": "regressor, fully trained"}
+    for name in ("human", "nima", "ridge_calibrated", "full_regressor"):
+        v = pooled[name]
+        p5, p95 = np.percentile(v, [5, 95])
+        ax.hist(v, bins=bins, histtype="step", linewidth=1.6,
+                label=f"{labels[name]} (std {np.std(v):.2f}, 5–95% {p5:.2f}–{p95:.2f})")
+    ax.set_xlabel("score (0–5)")
+    ax.set_ylabel("photos")
+    ax.set_title("LIVE-C, held-out predictions of 5 folds")
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
