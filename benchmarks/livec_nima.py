@@ -38,6 +38,7 @@ from training.dataset import load_image_set, split_train_val  # noqa: E402
 from training.keras_setup import keras  # noqa: E402
 from training.model import build_model, pooled_feature_model  # noqa: E402
 from training.nima import distribution_moments, nima_image_model, normal_target, train_nima_head  # noqa: E402
+from training.nima_baseline import calibrated_scores  # noqa: E402
 from training.plots import plt, save_figure  # noqa: E402
 from training.rating_tables import read_ratings  # noqa: E402
 from training.ridge_head import fit_ridge_head  # noqa: E402
@@ -52,17 +53,6 @@ def spread_metrics(predicted: np.ndarray, human: np.ndarray) -> dict:
             "predicted_std": m["predicted_spread"]["std"], "predicted_p5": m["predicted_spread"]["p5"],
             "predicted_p95": m["predicted_spread"]["p95"], "human_std": m["human_spread"]["std"],
             "human_p5": m["human_spread"]["p5"], "human_p95": m["human_spread"]["p95"]}
-
-
-def calibrated(logits_val: np.ndarray, val_y: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """5 * sigmoid(a z + b) with a, b fitted on validation photos (the recipe's spread calibration)."""
-    from scipy.optimize import least_squares
-
-    def residual(params: np.ndarray) -> np.ndarray:
-        return 5.0 / (1.0 + np.exp(-(params[0] * logits_val + params[1]))) - val_y
-
-    a, b = least_squares(residual, x0=[1.0, 0.0]).x
-    return 5.0 / (1.0 + np.exp(-(a * logits + b)))
 
 
 def summarise(per_fold: list[dict]) -> dict:
@@ -110,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         head, info = train_nima_head(features[tr], targets[tr], features[va], data.scores[va], seed=k)
         nima_mean, _ = distribution_moments(head.predict(features[test_idx], verbose=0))
         ridge = fit_ridge_head(features[tr], data.scores[tr], features[va], data.scores[va], config.ridge_penalties)
-        ridge_scores = calibrated(ridge.logits(features[va]), data.scores[va], ridge.logits(features[test_idx]))
+        ridge_scores = calibrated_scores(ridge.logits(features[va]), data.scores[va], ridge.logits(features[test_idx]))
         human = data.scores[test_idx]
         full = np.array([full_cnn[data.names[i]] for i in test_idx])
         for name, predicted in (("nima", nima_mean), ("ridge_calibrated", ridge_scores), ("full_regressor", full)):

@@ -161,6 +161,21 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--serial", nargs="+", default=[], metavar="S", help="only these devices (default: all connected)")
     b.add_argument("--connect", action="append", default=[], metavar="HOST:PORT",
                    help="`adb connect` to this address first (wireless debugging); repeatable")
+
+    n = sub.add_parser(
+        "nima",
+        help="export a NIMA baseline run (python -m training nima) to int8 .tflite (outputs: mean and std)",
+        description=(
+            "Rebuild a NIMA baseline run's model (its frozen backbone from config.json, its head from "
+            "nima_head.keras) and convert it to full-integer int8 like the regressor: uint8 image in, uint8 out "
+            "holding the predicted distribution's mean and standard deviation in stars. Calibrated on the run's "
+            "validation photos, read from --images."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    n.add_argument("--run", type=Path, required=True, help="folder written by python -m training nima")
+    n.add_argument("--images", type=Path, help="folder the run's image paths are relative to")
+    n.add_argument("--out", type=Path, required=True, help=".tflite file to write")
     return parser
 
 
@@ -317,6 +332,14 @@ def _cv_summary(path: Path) -> dict:
     return summary
 
 
+def cmd_nima(args: argparse.Namespace) -> int:
+    from export.nima_export import export_nima_run
+
+    report = export_nima_run(args.run, args.images, args.out)
+    print(f"wrote {args.out} ({report.size_bytes:,} bytes, int8): uint8 image in, uint8 [mean, std] out")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -331,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "golden":
             return cmd_golden(args)
+        if args.command == "nima":
+            return cmd_nima(args)
         if args.command == "bench":
             from export.adb import AdbError
 

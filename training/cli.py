@@ -96,6 +96,23 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
+    n = sub.add_parser(
+        "nima",
+        help="train the NIMA baseline beside the regressor head on the same frozen features, and compare",
+        description=(
+            "Train NIMA (a softmax over 10 rating bins, EMD loss; targets from vote histograms, or from MOS and its "
+            "std) and the iqlite regressor head on the same frozen backbone features and the same split, and "
+            "write both heads' accuracy and spread of predictions (metrics.json, spread.png). Shows the "
+            "narrow-range problem of NIMA-style models on your own data. Without --data: the embedded sample set."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    _add_data_arguments(n, Path("runs") / "demo_nima")
+    n.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
+    n.add_argument("--image-size", type=int, help="scoring resolution (square, pixels)")
+    n.add_argument("--smoke", action="store_true", help="tiny images and epochs (for checks)")
+    n.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
     r = sub.add_parser(
         "ratings",
         help="clean raw crowd votes into scores: hidden tests, rogue raters removed, biased ones corrected",
@@ -208,6 +225,17 @@ def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     return 0
 
 
+def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from training.config import TrainConfig
+    from training.nima_baseline import run_nima_baseline
+
+    config = TrainConfig.smoke() if args.smoke else (TrainConfig() if args.data else TrainConfig.demo())
+    config = replace(config, **{f: getattr(args, f) for f in ("weights", "image_size") if getattr(args, f)})
+    table, images_dir, out = _table_from_args(args, parser, Path("runs") / "demo_nima")
+    run_nima_baseline(table, images_dir, out, config, progress=not args.no_progress)
+    return 0
+
+
 def cmd_ratings(args: argparse.Namespace) -> int:
     from training.ratings.hidden_tests import HiddenTestConfig
     from training.ratings.pipeline import clean_votes_file
@@ -231,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     user_errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, FileExistsError)
-    if args.command == "train":  # only training needs TensorFlow; the baseline starts without it
+    if args.command in ("train", "nima"):  # only these need TensorFlow; the others start without it
         from training.backbone_weights import WeightsNotFoundError
         from training.train import RunMismatchError
 
@@ -243,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_baseline(args, parser)
         if args.command == "ratings":
             return cmd_ratings(args)
+        if args.command == "nima":
+            return cmd_nima(args, parser)
     except user_errors as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
