@@ -5,6 +5,8 @@
     python -m export score --reasons --out scores.csv photos/                          # + flaw reason codes
     python -m export info model.tflite [--json]
     python -m export golden --model model.tflite --out tests/golden/iqlite.json
+    python -m export web --model model.tflite --out build/web    # the browser demo (web_demo/)
+    python -m export serve build/web --port 8000
     python -m export bench --adb --benchmark-binary android_aarch64_benchmark_model --out phone_bench.json
 
 `score`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports it only
@@ -176,6 +178,27 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--run", type=Path, required=True, help="folder written by python -m training nima")
     n.add_argument("--images", type=Path, help="folder the run's image paths are relative to")
     n.add_argument("--out", type=Path, required=True, help=".tflite file to write")
+    w = sub.add_parser(
+        "web",
+        help="build the browser demo (web_demo/) with a model into a static folder",
+        description=(
+            "Copy the page (web_demo/), LiteRT.js and its WASM files (from web_demo/node_modules: run `npm ci` "
+            "there first), the model and a JSON sidecar with its facts (model/iqlite.json) into OUT. The page "
+            "scores photos in the browser; serve it with `python -m export serve OUT`."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    w.add_argument("--model", type=Path, default=SHIPPED_MODEL,
+                   help="int8 .tflite model (uint8 [1,S,S,3] in); default: the shipped model")
+    w.add_argument("--out", type=Path, required=True, help="folder to build the page into")
+
+    v = sub.add_parser(
+        "serve",
+        help="serve a built web demo on 127.0.0.1 (WASM MIME type, cross-origin isolation for threads)",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    v.add_argument("directory", type=Path, help="folder built by `python -m export web`")
+    v.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
     return parser
 
 
@@ -332,6 +355,18 @@ def _cv_summary(path: Path) -> dict:
     return summary
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from export.web import build_web, serve
+
+    if args.command == "serve":
+        serve(args.directory, args.port)
+        return 0
+    sidecar = build_web(args.model, args.out)
+    print(f"built {args.out}: {sidecar['name']} {sidecar['version']}, input {sidecar['image_size']}x"
+          f"{sidecar['image_size']}; serve it with: python -m export serve {args.out}")
+    return 0
+
+
 def cmd_nima(args: argparse.Namespace) -> int:
     from export.nima_export import export_nima_run
 
@@ -354,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_info(args)
         if args.command == "golden":
             return cmd_golden(args)
+        if args.command in ("web", "serve"):
+            return cmd_web(args)
         if args.command == "nima":
             return cmd_nima(args)
         if args.command == "bench":

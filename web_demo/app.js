@@ -1,0 +1,208 @@
+// iqlite web demo: score photos on this device with the int8 .tflite model and LiteRT.js (WebAssembly).
+// Preprocessing mirrors training.images.load_for_model: decode, EXIF orientation, RGB (alpha over white,
+// no colour management), Pillow-exact BILINEAR resize to SxS, uint8 HWC. See resize.js.
+import { loadLiteRt, loadAndCompile, Tensor } from '@litertjs/core';
+import { resizeRgb, rgbaToRgbOnWhite } from './resize.js';
+
+const MODEL_URL = './model/iqlite.tflite';
+const SIDECAR_URL = './model/iqlite.json';
+const WASM_DIR = new URL('./wasm/', import.meta.url).href;
+
+const $ = (id) => document.getElementById(id);
+const state = { model: null, info: null, queue: Promise.resolve(), pending: 0, done: 0 };
+
+/** Nearest half star, clipped to [0, 5], ties up (ScoreScale.stars / round_half_stars). */
+export function halfStars(score) {
+  return Math.min(5, Math.max(0, Math.floor(score * 2 + 0.5) / 2));
+}
+
+function setStatus(text, kind) {
+  const s = $('status');
+  s.textContent = text;
+  s.dataset.state = kind;
+}
+
+function showMeta(info, extra) {
+  const rows = [
+    ['Model', `${info.name} ${info.version}`],
+    ['Input', `${info.image_size}×${info.image_size} RGB uint8 (${info.input.shape.join('×')})`],
+    ['Output', `uint8, stars = ${info.output.scale.toPrecision(8)} × (q − ${info.output.zero_point})`],
+    ['File', `${(info.size_bytes / 1000).toFixed(1)} KB, sha256 ${info.sha256.slice(0, 12)}…`],
+    ...extra,
+  ];
+  const dl = $('meta');
+  dl.replaceChildren();
+  for (const [k, v] of rows) {
+    const dt = document.createElement('dt');
+    dt.textContent = k;
+    const dd = document.createElement('dd');
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+}
+
+async function init() {
+  const t0 = performance.now();
+  const info = await (await fetch(SIDECAR_URL)).json();
+  const threads = self.crossOriginIsolated === true && (navigator.hardwareConcurrency || 1) > 1;
+  await loadLiteRt(WASM_DIR, { threads });
+  const modelBytes = new Uint8Array(await (await fetch(MODEL_URL)).arrayBuffer());
+  const numThreads = threads ? Math.min(4, navigator.hardwareConcurrency) : 1;
+  const model = await loadAndCompile(modelBytes, { accelerator: 'wasm', cpuOptions: { numThreads } });
+  const input = model.getInputDetails()[0];
+  const shape = Array.from(input.shape);
+  const want = [1, info.image_size, info.image_size, 3];
+  if (shape.join() !== want.join() || input.dtype !== 'uint8') {
+    throw new Error(`model input is ${input.dtype} [${shape}], expected uint8 [${want}]`);
+  }
+  state.model = model;
+  state.info = info;
+  const loadMs = performance.now() - t0;
+  showMeta(info, [
+    ['Runtime', `LiteRT.js, WebAssembly, ${numThreads} thread(s) (input ${input.name})`],
+    ['Loaded in', `${loadMs.toFixed(0)} ms`],
+  ]);
+  document.body.dataset.loadMs = loadMs.toFixed(1);
+  document.body.dataset.threads = String(threads);
+  setStatus('Ready: drop or pick photos.', 'ready');
+  document.body.dataset.ready = '1';
+}
+
+/** Decode a file to model input: SxS RGB uint8, as training.images.load_for_model makes it. */
+async function preprocess(file, size) {
+  const bitmap = await createImageBitmap(file, {
+    imageOrientation: 'from-image',
+    premultiplyAlpha: 'none',
+    colorSpaceConversion: 'none',
+  });
+  try {
+    const { width, height } = bitmap;
+    const canvas = new OffscreenCanvas(width, height);
+    const ctx = canvas.getContext('2d', { willReadFrequently: true, colorSpace: 'srgb' });
+    ctx.globalCompositeOperation = 'copy';
+    ctx.drawImage(bitmap, 0, 0);
+    const rgba = ctx.getImageData(0, 0, width, height, { colorSpace: 'srgb' }).data;
+    const rgb = rgbaToRgbOnWhite(rgba);
+    return { pixels: resizeRgb(rgb, width, height, size, size), width, height };
+  } finally {
+    bitmap.close();
+  }
+}
+
+async function infer(pixels) {
+  const size = state.info.image_size;
+  const tensor = new Tensor(pixels, [1, size, size, 3]);
+  let outputs;
+  try {
+    outputs = await state.model.run(tensor);
+    return Array.from(outputs[0].toTypedArray())[0];
+  } finally {
+    tensor.delete();
+    if (outputs) for (const t of outputs) t.delete();
+  }
+}
+
+function renderStars(el, stars) {
+  el.replaceChildren();
+  for (let i = 1; i <= 5; i++) {
+    const s = document.createElement('span');
+    s.textContent = '★';
+    s.className = stars >= i ? 'full' : (stars >= i - 0.5 ? 'half' : 'empty');
+    el.append(s);
+  }
+}
+
+function makeTile(file) {
+  const li = document.createElement('li');
+  li.className = 'tile';
+  li.dataset.state = 'pending';
+  li.dataset.name = file.name;
+  const img = document.createElement('img');
+  img.alt = file.name;
+  img.src = URL.createObjectURL(file);
+  img.onerror = () => img.removeAttribute('src');
+  const info = document.createElement('div');
+  info.className = 'info';
+  const name = document.createElement('div');
+  name.className = 'name';
+  name.textContent = file.name;
+  info.append(name);
+  li.append(img, info);
+  $('grid').append(li);
+  return li;
+}
+
+async function scoreFile(file, li) {
+  const info = li.querySelector('.info');
+  try {
+    const t0 = performance.now();
+    const { pixels } = await preprocess(file, state.info.image_size);
+    const t1 = performance.now();
+    const raw = await infer(pixels);
+    const t2 = performance.now();
+    const score = state.info.output.scale * (raw - state.info.output.zero_point);
+    const stars = halfStars(score);
+    const starsEl = document.createElement('div');
+    starsEl.className = 'stars';
+    starsEl.setAttribute('role', 'img');
+    renderStars(starsEl, stars);
+    const line = document.createElement('div');
+    line.className = 'score';
+    line.textContent = `${score.toFixed(2)} / 5 · ${(t2 - t1).toFixed(0)} ms (+${(t1 - t0).toFixed(0)} ms prep)`;
+    info.append(starsEl, line);
+    Object.assign(li.dataset, {
+      raw: String(raw), score: score.toFixed(4), stars: String(stars),
+      inferMs: (t2 - t1).toFixed(2), prepMs: (t1 - t0).toFixed(2), state: 'done',
+    });
+    li.setAttribute('aria-label', `${file.name}: ${stars} of 5 stars (score ${score.toFixed(2)})`);
+  } catch (err) {
+    const e = document.createElement('div');
+    e.className = 'error';
+    e.textContent = `Could not score: ${err && err.message ? err.message : err}`;
+    info.append(e);
+    li.dataset.state = 'error';
+    li.dataset.error = e.textContent;
+    li.setAttribute('aria-label', `${file.name}: ${e.textContent}`);
+  }
+}
+
+function addFiles(files) {
+  for (const file of files) {
+    const li = makeTile(file);
+    state.pending++;
+    document.body.dataset.pending = String(state.pending);
+    state.queue = state.queue.catch(() => {}).then(async () => {
+      await scoreFile(file, li);
+      state.pending--;
+      state.done++;
+      document.body.dataset.pending = String(state.pending);
+      document.body.dataset.scored = String(state.done);
+    });
+  }
+}
+
+function wireInputs() {
+  const drop = $('drop');
+  $('files').addEventListener('change', (ev) => {
+    addFiles(Array.from(ev.target.files));
+    ev.target.value = '';
+  });
+  for (const type of ['dragenter', 'dragover']) {
+    drop.addEventListener(type, (ev) => { ev.preventDefault(); drop.classList.add('over'); });
+  }
+  for (const type of ['dragleave', 'drop']) {
+    drop.addEventListener(type, () => drop.classList.remove('over'));
+  }
+  drop.addEventListener('drop', (ev) => {
+    ev.preventDefault();
+    addFiles(Array.from(ev.dataTransfer.files));
+  });
+}
+
+wireInputs();
+state.queue = init().catch((err) => {
+  console.error(err);
+  setStatus(`Could not load the model: ${err && err.message ? err.message : err}`, 'error');
+  document.body.dataset.ready = 'error';
+  throw err;
+});
