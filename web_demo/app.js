@@ -140,6 +140,9 @@ async function scoreFile(file, li) {
     const t1 = performance.now();
     const raw = await infer(pixels);
     const t2 = performance.now();
+    // The model input's digest, to compare with the golden set's input_sha256 (Python's preprocessing).
+    const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels));
+    li.dataset.inputSha256 = Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
     const score = state.info.output.scale * (raw - state.info.output.zero_point);
     const stars = halfStars(score);
     const starsEl = document.createElement('div');
