@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/system_packages.sh
+bash scripts/web_setup.sh
 .venv/bin/ruff check .
 
 set +e
