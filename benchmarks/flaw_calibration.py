@@ -80,10 +80,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def all_features(rgb) -> dict[str, float]:
-    return photo_features(rgb)
-
-
 def collect(photos: list[Path], sides: list[int], seeds: list[int]) -> list[Sample]:
     """Features of every photo x size x (pristine, distortion x level x seed), with progress."""
     samples: list[Sample] = []
@@ -92,7 +88,7 @@ def collect(photos: list[Path], sides: list[int], seeds: list[int]) -> list[Samp
         full = load_rgb(path)
         for side in sides:
             rgb = downscale(full, side)
-            samples.append((path.name, side, PRISTINE, 0, 0, all_features(rgb)))
+            samples.append((path.name, side, PRISTINE, 0, 0, photo_features(rgb)))
             for kind in DISTORTIONS:
                 for level in LEVELS:
                     features = None
@@ -100,7 +96,7 @@ def collect(photos: list[Path], sides: list[int], seeds: list[int]) -> list[Samp
                         # A seed changes only the random kinds; the others are measured once and counted once
                         # per seed, so every distortion weighs the same in pooled medians and rates.
                         if features is None or kind in RANDOM_KINDS:
-                            features = all_features(distort(rgb, kind, level, seed))
+                            features = photo_features(distort(rgb, kind, level, seed))
                         samples.append((path.name, side, kind, level, seed, features))
         print(f"[{number}/{len(photos)}] {path.name}: {len(samples)} samples, {time.perf_counter() - started:.0f} s",
               flush=True)

@@ -37,9 +37,8 @@ from training.config import TrainConfig  # noqa: E402
 from training.dataset import load_image_set, split_train_val  # noqa: E402
 from training.keras_setup import keras  # noqa: E402
 from training.model import build_model, pooled_feature_model  # noqa: E402
-from training.nima import distribution_moments, nima_image_model, normal_target, train_nima_head  # noqa: E402
-from training.nima_baseline import calibrated_scores  # noqa: E402
-from training.plots import plt, save_figure  # noqa: E402
+from training.nima import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head  # noqa: E402
+from training.nima_baseline import calibrated_scores, spread_plot  # noqa: E402
 from training.rating_tables import read_ratings  # noqa: E402
 from training.ridge_head import fit_ridge_head  # noqa: E402
 
@@ -116,7 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             int8_check = export_check(model, head, data.images[tr], data.images[test_idx], nima_mean, args.work)
 
     pooled_arrays = {name: np.concatenate(values) for name, values in pooled.items()}
-    distribution_plot(pooled_arrays, RESULTS / "livec_nima.png")
+    labels = {"human": "human MOS", "nima": "NIMA mean", "ridge_calibrated": "regressor head (same features)",
+              "full_regressor": "regressor, fully trained"}
+    spread_plot({labels[name]: pooled_arrays[name] for name in labels}, RESULTS / "livec_nima.png",
+                "LIVE-C, held-out predictions of 5 folds")
     atomic.write_csv(RESULTS / "livec_nima_predictions.csv", ["image", "fold", "human", "nima_mean"],
                      [(data.names[i], k, f"{data.scores[i]:.4f}", f"{held_out[i]:.4f}")
                       for k, idx in enumerate(fold_indices(len(data), 5, 0)) for i in idx])
@@ -144,49 +146,20 @@ def main(argv: list[str] | None = None) -> int:
 def export_check(model: keras.Model, head: keras.Model, train_images: np.ndarray, test_images: np.ndarray,
                  float_means: np.ndarray, work: Path) -> dict:
     """Fold 0's NIMA model as int8 .tflite like the regressor (uint8 in, uint8 0–5 out, here mean and std)."""
-    from ai_edge_litert.interpreter import Interpreter
-
+    from export.nima_export import nima_outputs
     from export.tflite_export import quantize_int8
 
-    size = TrainConfig().image_size
-    image = keras.Input(shape=(size, size, 3), batch_size=1)
-    single = keras.Model(image, nima_image_model(pooled_feature_model(model), head)(image))
+    single = fixed_size_nima_model(model, head, TrainConfig().image_size)
     rng = np.random.default_rng(0)
     content = quantize_int8(single, train_images[rng.choice(len(train_images), 200, replace=False)],
                             pin_output=False)
     work.mkdir(parents=True, exist_ok=True)
     (work / "nima_fold0_int8.tflite").write_bytes(content)
-    interpreter = Interpreter(model_content=content)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    scale, zero = out["quantization"]
-    means = []
-    for photo in test_images:
-        interpreter.set_tensor(inp["index"], photo[None])
-        interpreter.invoke()
-        raw = interpreter.get_tensor(out["index"]).reshape(-1).astype(np.float64)
-        means.append(scale * (raw[0] - zero))
-    means = np.array(means)
-    return {"bytes": len(content), "within_450kb": len(content) <= 450 * 1024, "outputs": list(out["shape"]),
+    outputs = nima_outputs(content, test_images)
+    means = outputs[:, 0]
+    return {"bytes": len(content), "within_450kb": len(content) <= 450 * 1024, "outputs": [1, int(outputs.shape[1])],
             "srcc_float_vs_int8_mean": metrics.srcc(means, float_means),
             "max_abs_diff_mean": float(np.max(np.abs(means - float_means)))}
-
-
-def distribution_plot(pooled: dict[str, np.ndarray], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-    bins = np.linspace(0, 5, 41)
-    labels = {"human": "human MOS", "nima": "NIMA mean", "ridge_calibrated": "regressor head (same features)",
-              "full_regressor": "regressor, fully trained"}
-    for name in ("human", "nima", "ridge_calibrated", "full_regressor"):
-        v = pooled[name]
-        p5, p95 = np.percentile(v, [5, 95])
-        ax.hist(v, bins=bins, histtype="step", linewidth=1.6,
-                label=f"{labels[name]} (std {np.std(v):.2f}, 5–95% {p5:.2f}–{p95:.2f})")
-    ax.set_xlabel("score (0–5)")
-    ax.set_ylabel("photos")
-    ax.set_title("LIVE-C, held-out predictions of 5 folds")
-    ax.legend(fontsize=7)
-    save_figure(fig, path)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from training.config import TrainConfig
 from training.dataset import resolve_image_path
 from training.images import ImageLoadError, load_for_model
 from training.keras_setup import keras
-from training.model import build_model, pooled_feature_model
-from training.nima import nima_image_model
+from training.model import build_model
+from training.nima import fixed_size_nima_model
 
-__all__ = ["export_nima_run"]
+__all__ = ["export_nima_run", "nima_outputs"]
 
 
 def export_nima_run(run_dir: str | os.PathLike, images_dir: str | os.PathLike | None, out: str | os.PathLike,
@@ -42,8 +42,26 @@ def export_nima_run(run_dir: str | os.PathLike, images_dir: str | os.PathLike | 
             continue
     if not photos:
         raise FileNotFoundError(f"none of the run's photos could be read under {images_dir}: pass --images")
-    model = build_model(config.model, config.weights)
-    image = keras.Input(shape=(config.image_size, config.image_size, 3), batch_size=1)
-    single = keras.Model(image, nima_image_model(pooled_feature_model(model), head)(image))
+    single = fixed_size_nima_model(build_model(config.model, config.weights), head, config.image_size)
     content = quantize_int8(single, np.stack(photos), pin_output=False)
     return save_tflite(content, out, "int8", budget_bytes, representative_images=len(photos))
+
+
+def nima_outputs(model: str | os.PathLike | bytes, images: np.ndarray) -> np.ndarray:
+    """(N, 2) dequantized [mean, std] in stars of an int8 NIMA .tflite (file or bytes) for (N, S, S, 3) uint8 images.
+
+    `export.tflite_runner.TFLiteScorer` is for one-score models by contract; NIMA's output holds two values.
+    """
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = (Interpreter(model_content=bytes(model)) if isinstance(model, bytes)
+                   else Interpreter(model_path=str(model)))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero_point = out["quantization"]
+    rows = []
+    for photo in images:
+        interpreter.set_tensor(inp["index"], photo[None])
+        interpreter.invoke()
+        rows.append(scale * (interpreter.get_tensor(out["index"]).reshape(-1).astype(np.float64) - zero_point))
+    return np.array(rows)

@@ -29,7 +29,8 @@ from scipy.stats import norm
 from training.keras_setup import keras, tf
 
 __all__ = ["BIN_CENTRES", "N_BINS", "DistributionMoments", "emd", "emd_loss", "normal_target",
-           "vote_histogram", "build_nima_head", "distribution_moments"]
+           "vote_histogram", "build_nima_head", "distribution_moments", "fixed_size_nima_model", "nima_image_model",
+           "train_nima_head"]
 
 N_BINS = 10
 BIN_EDGES = np.linspace(0.0, 5.0, N_BINS + 1)
@@ -109,6 +110,14 @@ def nima_image_model(feature_model: keras.Model, head: keras.Model) -> keras.Mod
     """Image -> (mean, std) in stars: the backbone's pooled features, the trained head, the moments."""
     probabilities = head(feature_model.output)
     return keras.Model(feature_model.input, DistributionMoments(name="moments")(probabilities), name="nima")
+
+
+def fixed_size_nima_model(backbone_model: keras.Model, head: keras.Model, image_size: int) -> keras.Model:
+    """`nima_image_model` behind a fixed (1, S, S, 3) input: what the int8 converter and the apps need."""
+    from training.model import pooled_feature_model
+
+    image = keras.Input(shape=(image_size, image_size, 3), batch_size=1)
+    return keras.Model(image, nima_image_model(pooled_feature_model(backbone_model), head)(image))
 
 
 def train_nima_head(train_x: np.ndarray, train_p: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, *,

@@ -30,6 +30,7 @@ from training.nima import distribution_moments, normal_target, train_nima_head, 
 from training.plots import plt, save_figure
 from training.rating_tables import RatingTable
 from training.ridge_head import fit_ridge_head
+from training.train import fit_spread_calibration
 
 __all__ = ["calibrated_scores", "nima_targets", "run_nima_baseline", "spread_plot"]
 
@@ -50,14 +51,9 @@ def nima_targets(table: RatingTable, data: ImageSet, score_range: tuple[float, f
 
 
 def calibrated_scores(val_logits: np.ndarray, val_y: np.ndarray, logits: np.ndarray) -> np.ndarray:
-    """5 * sigmoid(a z + b) with a, b fitted on validation photos (the recipe's spread calibration)."""
-    from scipy.optimize import least_squares
-
-    def residual(params: np.ndarray) -> np.ndarray:
-        return 5.0 / (1.0 + np.exp(-(params[0] * val_logits + params[1]))) - val_y
-
-    a, b = least_squares(residual, x0=[1.0, 0.0]).x
-    return 5.0 / (1.0 + np.exp(-(a * logits + b)))
+    """The recipe's spread calibration (`training.train.fit_spread_calibration`) fitted on validation photos."""
+    slope, offset = fit_spread_calibration(val_logits, val_y)
+    return 5.0 / (1.0 + np.exp(-(slope * np.asarray(logits, dtype=np.float64) + offset)))
 
 
 def spread_plot(series: dict[str, np.ndarray], path: str | os.PathLike, title: str) -> None:

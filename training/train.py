@@ -271,8 +271,18 @@ def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> 
     Monotone (slope > 0), so it never changes the ranking (SRCC); it widens or shifts the band the scores
     use, which light models tend to squeeze. Falls back to identity when validation data can't support it.
     """
-    z = predict_scores(logit_model(model), val.images, batch_size).astype(np.float64)
-    y = val.scores.astype(np.float64)
+    z = predict_scores(logit_model(model), val.images, batch_size)
+    return fit_spread_calibration(z, val.scores)
+
+
+def fit_spread_calibration(logits: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Slope and offset of 5*sigmoid(slope*z + offset) fitted to `scores` by least squares (see `fit_calibration`).
+
+    Shared by the model's calibration and by heads fitted outside a Keras model (the NIMA comparison), so
+    every "calibrated regressor" in the project is calibrated the same way.
+    """
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)
+    y = np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(y) < 3 or np.ptp(z) == 0 or np.ptp(y) == 0:
         return 1.0, 0.0
 

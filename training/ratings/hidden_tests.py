@@ -51,11 +51,15 @@ def hidden_tests(crowd: CrowdVotes, config: HiddenTestConfig = HiddenTestConfig(
     gold_items = np.bincount(crowd.rater[is_gold], minlength=n)
     gold_failures = np.bincount(crowd.rater[is_gold & ~passed], minlength=n)
 
-    repeat_sum, repeats = np.zeros(n), np.zeros(n, dtype=int)
-    for image, rater in {(i, r) for i, r, rep in zip(crowd.image, crowd.rater, crowd.repeat, strict=True) if rep}:
-        values = crowd.stars[(crowd.image == image) & (crowd.rater == rater)]
-        repeat_sum[rater] += float(values.max() - values.min())
-        repeats[rater] += 1
+    # Every (photo, rater) pair with a repeat: the spread between its showings, summed per rater (one pass).
+    pair = crowd.image * n + crowd.rater
+    shown = np.isin(pair, pair[crowd.repeat])
+    pairs, which = np.unique(pair[shown], return_inverse=True)
+    highest, lowest = np.full(len(pairs), -np.inf), np.full(len(pairs), np.inf)
+    np.maximum.at(highest, which, crowd.stars[shown])
+    np.minimum.at(lowest, which, crowd.stars[shown])
+    repeat_sum = np.bincount(pairs % n, weights=highest - lowest, minlength=n)
+    repeats = np.bincount(pairs % n, minlength=n)
     with np.errstate(invalid="ignore", divide="ignore"):
         repeat_difference = np.where(repeats > 0, repeat_sum / np.maximum(repeats, 1), np.nan)
 
