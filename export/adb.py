@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.errors import UserError
+
 __all__ = [
     "ADB_ENV",
     "AdbError",
@@ -41,7 +43,7 @@ PLATFORM_TOOLS_URL = "https://developer.android.com/tools/releases/platform-tool
 TAIL_LINES = 15
 
 
-class AdbError(RuntimeError):
+class AdbError(UserError, RuntimeError):
     """An adb step failed in a way the user can act on; the message says how."""
 
 

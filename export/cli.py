@@ -10,7 +10,9 @@
     python -m export bench --adb --benchmark-binary android_aarch64_benchmark_model --out phone_bench.json
 
 `score`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports it only
-once the arguments are parsed, so `--help` is instant too. Errors a user can fix print one message and exit 2.
+once the arguments are parsed, so `--help` is instant too. Errors a user can fix (`training.errors.UserError`)
+print one message and exit 2; anything else is a bug and shows its traceback. Native start-up lines of
+TensorFlow and LiteRT are filtered out unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ from export.metadata import (
     read_metadata,
     tensor_facts,
 )
+from training.cli_help import HelpFormatter
+from training.errors import InputError, UserError
+from training.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["SHIPPED_MODEL", "build_parser", "main"]
 
@@ -49,6 +54,8 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m export", description="Export and run iqlite .tflite models.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's and LiteRT's native messages (converter, delegates)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser(
@@ -60,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             "be the folder the run was trained from. Fails, writing nothing, if the file is over the budget. "
             "Also writes OUT.json with the size and the input/output quantization."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     t.add_argument("--model", type=Path, required=True, metavar="RUN_DIR",
                    help="training run folder (holds model.keras, config.json, split.csv)")
@@ -76,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="quantization-aware training: fine-tune with int8 rounding simulated (minutes), write that "
                    "model, and compare it with post-training quantization in OUT.qat.json (or REPORT.qat.json)")
     t.add_argument("--qat-epochs", type=_positive_int, default=3, metavar="N", help="QAT fine-tuning epochs")
+    t.add_argument("--require-parity", action="store_true",
+                   help="exit with status 1 when the int8 model misses the parity bar (the file is still written, "
+                   "with the measured parity in its report and metadata)")
     t.add_argument("--report", type=Path, metavar="JSON",
                    help="where to write the export report (size, quantization, parity); default: OUT.json")
     t.add_argument("--cv-results", type=Path, metavar="JSON",
@@ -97,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
             "joined by ';' (empty when none), such as too_dark or blurry (all codes: training/flaw_reasons.py). "
             "Exits 0 if at least one photo was scored."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     s.add_argument("inputs", nargs="+", metavar="FILES_OR_DIRS", help="images and folders of images")
     s.add_argument("--model", type=Path, default=SHIPPED_MODEL,
@@ -106,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
     s.add_argument("--reasons", action="store_true",
                    help="add a 'reasons' column of flaw codes (thresholds: training/flaw_thresholds.json)")
+    s.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
+                   help="largest image scored, in megapixels (bigger ones get an error row as possible "
+                   "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     i = sub.add_parser(
@@ -127,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Draw the golden images (export/golden.py: formula-made PNGs) into --images and write, for each, the "
             "hashes of its pixels and preprocessed input and the model's raw uint8 output and score, to --out."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     g.add_argument("--model", type=Path, default=SHIPPED_MODEL, help="int8 .tflite model")
     g.add_argument("--out", type=Path, required=True, help="JSON record to write")
@@ -146,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
             "a markdown table beside it (OUT.md). Emulators are marked as such: their timings are not phone timings. "
             "The adb binary is --adb PATH, else $IQLITE_ADB, else adb on PATH."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     b.add_argument("--adb", nargs="?", const="", required=True, metavar="PATH",
                    help="run on Android devices over adb (required); optionally the adb binary to use")
@@ -173,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
             "holding the predicted distribution's mean and standard deviation in stars. Calibrated on the run's "
             "validation photos, read from --images."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     n.add_argument("--run", type=Path, required=True, help="folder written by python -m training nima")
     n.add_argument("--images", type=Path, help="folder the run's image paths are relative to")
@@ -186,16 +199,31 @@ def build_parser() -> argparse.ArgumentParser:
             "there first), the model and a JSON sidecar with its facts (model/iqlite.json) into OUT. The page "
             "scores photos in the browser; serve it with `python -m export serve OUT`."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     w.add_argument("--model", type=Path, default=SHIPPED_MODEL,
                    help="int8 .tflite model (uint8 [1,S,S,3] in); default: the shipped model")
     w.add_argument("--out", type=Path, required=True, help="folder to build the page into")
 
+    m = sub.add_parser(
+        "summary",
+        help="say in a few lines what a run produced: model, accuracy on held-out photos, int8 parity, files",
+        description=(
+            "Read a run folder's metrics.json, the exported model's report (MODEL.json) and the scores CSV, and "
+            "print a short summary: the model file and size, accuracy on the held-out photos (float and int8), "
+            "whether the int8 model meets its parity bar, and where the scores are. (To stop a pipeline on a "
+            "parity miss, export with --require-parity.)"
+        ),
+        formatter_class=HelpFormatter,
+    )
+    m.add_argument("run", type=Path, metavar="RUN_DIR", help="training run folder")
+    m.add_argument("--model", type=Path, help="the exported .tflite (default: RUN_DIR/iqlite.tflite)")
+    m.add_argument("--scores", type=Path, help="scores CSV of that model (default: RUN_DIR/scores.csv)")
+
     v = sub.add_parser(
         "serve",
         help="serve a built web demo on 127.0.0.1 (WASM MIME type, cross-origin isolation for threads)",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     v.add_argument("directory", type=Path, help="folder built by `python -m export web`")
     v.add_argument("--port", type=int, default=8000, help="port on 127.0.0.1 (0: any free port)")
@@ -203,17 +231,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from export.score import score_to_csv
+    from export.score import score_to_csv, skipped_report_path
 
+    if not args.max_megapixels > 0:
+        raise InputError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
     _, summary = score_to_csv(args.model, args.inputs, args.out, num_threads=args.threads,
-                              progress=not args.no_progress and sys.stderr.isatty(), reasons=args.reasons)
+                              progress=not args.no_progress and sys.stderr.isatty(), reasons=args.reasons,
+                              max_pixels=int(args.max_megapixels * 1e6))
+    skipped = (f"; {summary.skipped} file(s) in the folders are not photos iqlite reads, listed with why in "
+               f"{skipped_report_path(args.out)}" if summary.skipped else "")
     print(f"scored {summary.scored} photo(s) in {summary.seconds:.2f} s "
           f"({summary.images_per_second:.1f} images/s including decoding, {args.threads} thread(s)); "
           f"{summary.failed} failed" + (" (see the error column)" if summary.failed else "")
-          + f"; wrote {args.out}")
+          + f"; wrote {args.out}{skipped}")
     if summary.scored == 0:
         print("error: no photo could be scored", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from export.run_summary import format_run_summary
+
+    text, _ = format_run_summary(args.run, args.model, args.scores)
+    print(text)
     return 0
 
 
@@ -243,15 +284,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    path: Path = args.model
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: model file not found")
+    from export.model_file import check_tflite_file
+
+    path: Path = check_tflite_file(args.model)
     content = path.read_bytes()
     try:
         metadata = read_metadata(content)
         facts = tensor_facts(content)
     except (ValueError, RuntimeError) as err:  # not a model, or one LiteRT cannot load
-        raise ValueError(f"{path}: {err}") from err
+        raise InputError(f"{path}: {err}") from err
     if args.json:
         print(json.dumps({"file": str(path), **facts, "metadata": metadata}, indent=2, ensure_ascii=False))
         return 0
@@ -285,6 +326,7 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     from export import tflite_export as te
     from training import atomic
 
+    atomic.check_writable(args.out)
     model, config = te.load_run(args.model)
     size = args.image_size or config.image_size
     info = info_from_run(args.model, image_size=size, version=args.model_version, name=args.name,
@@ -326,6 +368,8 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if not parity[0].passed:
             print("warning: the int8 model does not track the float model closely enough; try quantization-aware "
                   "training (--qat) or more calibration photos (--representative)", file=sys.stderr)
+            if args.require_parity:
+                return 1
     return 0
 
 
@@ -378,10 +422,10 @@ def cmd_nima(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from training.images import ImageLoadError
+    if not args.verbose:
+        from training.native_logs import quiet_native_logs
 
-    user_errors: tuple[type[BaseException], ...] = (FileNotFoundError, NotADirectoryError, ImageLoadError,
-                                                    ValueError)
+        quiet_native_logs()
     try:
         if args.command == "score":
             return cmd_score(args)
@@ -394,21 +438,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "nima":
             return cmd_nima(args)
         if args.command == "bench":
-            from export.adb import AdbError
-
-            try:
-                return cmd_bench(args)
-            except AdbError as err:
-                print(f"error: {err}", file=sys.stderr)
-                return 2
-        from export.tflite_export import ExportError
-
-        try:
-            return cmd_tflite(args, parser)
-        except ExportError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return 2
-    except user_errors as err:
+            return cmd_bench(args)
+        if args.command == "summary":
+            return cmd_summary(args)
+        return cmd_tflite(args, parser)
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -42,6 +42,7 @@ from ai_edge_litert import schema_py_generated as schema
 from flatbuffers.number_types import Float32Flags, Uint8Flags, Uint32Flags
 from flatbuffers.table import Table
 
+from training.errors import InputError, InputNotFoundError
 from training.score_scale import GOOD_THRESHOLD, STAR_MAX, STAR_MIN
 
 __all__ = [
@@ -743,9 +744,9 @@ def info_from_run(run_dir: str | os.PathLike, *, image_size: int | None = None, 
 def _read_json(path: Path, required: bool = False) -> dict:
     if not path.is_file():
         if required:
-            raise FileNotFoundError(f"{path} not found: is {path.parent} a training run folder?")
+            raise InputNotFoundError(f"{path} not found: is {path.parent} a training run folder?")
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        raise InputError(f"{path}: not valid JSON ({err})") from err

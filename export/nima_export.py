@@ -17,6 +17,7 @@ import numpy as np
 from export.tflite_export import DEFAULT_BUDGET_BYTES, ExportReport, quantize_int8, save_tflite
 from training.config import TrainConfig
 from training.dataset import resolve_image_path
+from training.errors import InputNotFoundError
 from training.images import ImageLoadError, load_for_model
 from training.keras_setup import keras
 from training.model import build_model
@@ -30,7 +31,7 @@ def export_nima_run(run_dir: str | os.PathLike, images_dir: str | os.PathLike | 
     run = Path(run_dir)
     for needed in ("config.json", "nima_head.keras", "predictions.csv"):
         if not (run / needed).is_file():
-            raise FileNotFoundError(f"{run / needed} not found: is {run} a 'python -m training nima' folder?")
+            raise InputNotFoundError(f"{run / needed} not found: is {run} a 'python -m training nima' folder?")
     config = TrainConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8")))
     head = keras.models.load_model(run / "nima_head.keras", compile=False)
     names = [line.split(",")[0] for line in (run / "predictions.csv").read_text(encoding="utf-8").splitlines()[1:]]
@@ -41,7 +42,7 @@ def export_nima_run(run_dir: str | os.PathLike, images_dir: str | os.PathLike | 
         except ImageLoadError:
             continue
     if not photos:
-        raise FileNotFoundError(f"none of the run's photos could be read under {images_dir}: pass --images")
+        raise InputNotFoundError(f"none of the run's photos could be read under {images_dir}: pass --images")
     single = fixed_size_nima_model(build_model(config.model, config.weights), head, config.image_size)
     content = quantize_int8(single, np.stack(photos), pin_output=False)
     return save_tflite(content, out, "int8", budget_bytes, representative_images=len(photos))

@@ -33,6 +33,7 @@ from typing import Any
 
 from export import adb as adbmod
 from export.adb import AdbError
+from training.errors import InputError, InputNotFoundError
 
 __all__ = [
     "DELEGATES",
@@ -96,9 +97,9 @@ class BenchSettings:
     def __post_init__(self) -> None:
         unknown = [d for d in self.delegates if d not in DELEGATES]
         if unknown:
-            raise ValueError(f"unknown delegate {', '.join(unknown)}; choose from {', '.join(DELEGATES)}")
+            raise InputError(f"unknown delegate {', '.join(unknown)}; choose from {', '.join(DELEGATES)}")
         if self.taskset is not None and not re.fullmatch(r"(0x)?[0-9a-fA-F]+", self.taskset):
-            raise ValueError(f"--taskset takes a hexadecimal CPU mask such as f0, got {self.taskset!r}")
+            raise InputError(f"--taskset takes a hexadecimal CPU mask such as f0, got {self.taskset!r}")
 
 
 @dataclass
@@ -211,10 +212,10 @@ def elf_abi(path: Path) -> str | None:
 def check_binary_abi(binary: Path, facts: dict[str, Any]) -> None:
     abi = elf_abi(binary)
     if abi is None:
-        raise ValueError(f"{binary} is not an executable (no ELF header): pass {BINARY_HELP}")
+        raise InputError(f"{binary} is not an executable (no ELF header): pass {BINARY_HELP}")
     device_abis = [a for a in (facts.get("abilist") or facts.get("abi") or "").split(",") if a]
     if device_abis and abi not in device_abis:
-        raise ValueError(f"{binary} is built for {abi}, but {facts['serial']} runs {', '.join(device_abis)}: use the "
+        raise InputError(f"{binary} is built for {abi}, but {facts['serial']} runs {', '.join(device_abis)}: use the "
                          f"benchmark_model build for android_aarch64 (arm64-v8a) or for the device's ABI")
 
 
@@ -255,9 +256,9 @@ def run_bench(model: Path, binary: Path, settings: BenchSettings, *, serials: Se
     """
     model, binary = Path(model), Path(binary)
     if not model.is_file():
-        raise FileNotFoundError(f"{model}: model file not found")
+        raise InputNotFoundError(f"{model}: model file not found")
     if not binary.is_file():
-        raise FileNotFoundError(f"{binary}: benchmark binary not found; pass {BINARY_HELP}")
+        raise InputNotFoundError(f"{binary}: benchmark binary not found; pass {BINARY_HELP}")
     for address in connect:
         log(adbmod.connect(address, adb=adb))
     devices = adbmod.ready_devices(serials, adb=adb)

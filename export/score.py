@@ -22,9 +22,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from export.tflite_runner import TFLiteScorer
-from training.atomic import write_text
+from training.atomic import check_writable, write_csv, write_text
+from training.errors import display_path
 from training.flaw_reasons import load_thresholds, photo_flaw_reasons
-from training.images import ImageLoadError, list_images, load_rgb, resize_for_model
+from training.images import DEFAULT_MAX_PIXELS, ImageLoadError, ScanSkip, load_rgb, resize_for_model, scan_images
 from training.score_scale import round_half_stars
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "ScoreRow",
     "ScoreSummary",
     "expand_inputs",
+    "skipped_report_path",
     "score_files",
     "score_to_csv",
     "write_scores_csv",
@@ -58,6 +60,7 @@ class ScoreSummary:
     scored: int
     failed: int
     seconds: float
+    skipped: int = 0  # files the folder scan left out (not images, hidden, symlink loops), listed beside the CSV
 
     @property
     def images_per_second(self) -> float:
@@ -65,17 +68,34 @@ class ScoreSummary:
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Folders become their images (recursively, sorted, as `training.images.list_images` finds them);
+    """Folders become their images (recursively, sorted, as `training.images.scan_images` finds them);
     anything else is kept as a file, so a missing or unreadable one gets its own error row."""
+    return scan_inputs(inputs)[0]
+
+
+def scan_inputs(inputs: Iterable[str | os.PathLike]) -> tuple[list[Path], list[ScanSkip]]:
+    """`expand_inputs`, plus every file a folder scan left out and why (so it can be listed, not lost)."""
     paths: list[Path] = []
+    skipped: list[ScanSkip] = []
     for item in inputs:
         path = Path(item)
-        paths.extend(list_images(path) if path.is_dir() else [path])
-    return paths
+        if path.is_dir():
+            scan = scan_images(path)
+            paths.extend(scan.images)
+            skipped.extend(scan.skipped)
+        else:
+            paths.append(path)
+    return paths, skipped
+
+
+def skipped_report_path(out: str | os.PathLike) -> Path:
+    """Where the list of files a folder scan left out goes: beside the scores, `<out stem>.skipped.csv`."""
+    out = Path(out)
+    return out.with_name(out.stem + ".skipped.csv")
 
 
 def score_files(scorer: TFLiteScorer, paths: Sequence[Path], progress: bool = False,
-                reasons: bool = False) -> list[ScoreRow]:
+                reasons: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[ScoreRow]:
     """One row per path, in order. Only image errors become rows; anything else is a bug and propagates.
 
     With `reasons`, a photo that can be scored but not described (under 16x16 pixels) keeps its score and
@@ -86,13 +106,13 @@ def score_files(scorer: TFLiteScorer, paths: Sequence[Path], progress: bool = Fa
     rows = []
     for path in tqdm(paths, desc="scoring", unit="img", disable=not progress):
         try:
-            if not reasons:
-                rows.append(_scored(path, scorer.score_file(path)))
-                continue
-            rgb = load_rgb(path)
+            rgb = load_rgb(path, max_pixels=max_pixels)
             score = scorer.score_array(resize_for_model(rgb, scorer.image_size))
         except ImageLoadError as err:
-            rows.append(ScoreRow(str(path), None, None, err.reason))
+            rows.append(ScoreRow(display_path(path), None, None, err.reason))
+            continue
+        if not reasons:
+            rows.append(_scored(path, score))
             continue
         try:
             codes = tuple(reason.code for reason in photo_flaw_reasons(rgb))
@@ -104,7 +124,7 @@ def score_files(scorer: TFLiteScorer, paths: Sequence[Path], progress: bool = Fa
 
 
 def _scored(path: Path, score: float, error: str = "", reasons: tuple[str, ...] = ()) -> ScoreRow:
-    return ScoreRow(str(path), score, float(round_half_stars(score)), error, reasons)
+    return ScoreRow(display_path(path), score, float(round_half_stars(score)), error, reasons)
 
 
 def write_scores_csv(rows: Iterable[ScoreRow], out: str | os.PathLike, reasons: bool = False) -> None:
@@ -123,15 +143,25 @@ def write_scores_csv(rows: Iterable[ScoreRow], out: str | os.PathLike, reasons: 
 
 
 def score_to_csv(model: str | os.PathLike, inputs: Iterable[str | os.PathLike], out: str | os.PathLike,
-                 num_threads: int = 1, progress: bool = False,
-                 reasons: bool = False) -> tuple[list[ScoreRow], ScoreSummary]:
+                 num_threads: int = 1, progress: bool = False, reasons: bool = False,
+                 max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[list[ScoreRow], ScoreSummary]:
     """Score every photo under `inputs` and write `out`; the timing covers decoding as well as inference
-    (and the flaw reasons, with `reasons`)."""
+    (and the flaw reasons, with `reasons`). Files a folder scan left out are listed in
+    `skipped_report_path(out)` (written only when there are some; a stale one from an earlier run is removed).
+
+    The output path and the model are checked before any photo is decoded, so a typo costs nothing.
+    """
+    check_writable(out)
     scorer = TFLiteScorer(model, num_threads=num_threads)
-    paths = expand_inputs(inputs)
+    paths, skipped = scan_inputs(inputs)
     started = time.perf_counter()
-    rows = score_files(scorer, paths, progress=progress, reasons=reasons)
+    rows = score_files(scorer, paths, progress=progress, reasons=reasons, max_pixels=max_pixels)
     seconds = time.perf_counter() - started
     write_scores_csv(rows, out, reasons=reasons)
+    report = skipped_report_path(out)
+    if skipped:
+        write_csv(report, ["path", "reason"], [(display_path(s.path), s.reason) for s in skipped])
+    else:
+        report.unlink(missing_ok=True)
     failed = sum(1 for r in rows if r.score is None)
-    return rows, ScoreSummary(scored=len(rows) - failed, failed=failed, seconds=seconds)
+    return rows, ScoreSummary(scored=len(rows) - failed, failed=failed, seconds=seconds, skipped=len(skipped))

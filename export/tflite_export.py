@@ -34,6 +34,7 @@ from export.output_range import pin_output_range
 from training.atomic import atomic_path
 from training.config import TrainConfig
 from training.dataset import resolve_image_path
+from training.errors import InputError, InputNotFoundError, UserError
 from training.images import ImageLoadError, load_for_model
 from training.keras_setup import keras, tf
 from training.model import SCORE_MAX, load_model
@@ -61,7 +62,7 @@ CONFIG_FILE = "config.json"
 SPLIT_FILE = "split.csv"
 
 
-class ExportError(RuntimeError):
+class ExportError(UserError, RuntimeError):
     """The export cannot produce a model that keeps the app's contract."""
 
 
@@ -106,7 +107,7 @@ def load_run(run_dir: str | os.PathLike) -> tuple[keras.Model, TrainConfig]:
     model_path, config_path = run / MODEL_FILE, run / CONFIG_FILE
     for path in (model_path, config_path):
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: is {run} a finished training run folder?")
+            raise InputNotFoundError(f"{path} not found: is {run} a finished training run folder?")
     try:
         config = TrainConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
     except (TypeError, ValueError) as err:  # unknown or missing fields: a run from another iqlite version
@@ -124,7 +125,7 @@ def fixed_size_model(model: keras.Model, image_size: int, batch_size: int = 1) -
     seeded random images, so a head the rewrite does not understand fails loudly instead of exporting wrong.
     """
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 32:
-        raise ValueError(f"image_size must be an int >= 32 (MobileNetV2 downsamples 32x), got {image_size!r}")
+        raise InputError(f"image_size must be an int >= 32 (MobileNetV2 downsamples 32x), got {image_size!r}")
     exported = export_graph(model, image_size, batch_size)
     probe = np.random.default_rng(0).integers(0, 256, size=(2, image_size, image_size, 3))
     check_same_function(model, exported, probe)
@@ -329,7 +330,7 @@ def _check_same_outputs(reference: bytes, candidate: bytes, images: np.ndarray) 
 def _training_names(split_csv: Path) -> list[str]:
     """Image names of the training subset. Tolerates unquoted commas in names (joined back)."""
     if not split_csv.is_file():
-        raise FileNotFoundError(f"{split_csv} not found: is {split_csv.parent} a training run folder?")
+        raise InputNotFoundError(f"{split_csv} not found: is {split_csv.parent} a training run folder?")
     with split_csv.open(newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     if not rows or rows[0][-1:] != ["subset"]:

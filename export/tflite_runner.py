@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from export.model_file import ModelFileError, check_tflite_file, describe_load_error
 from training.images import load_for_model
 from training.score_scale import STAR_MAX, STAR_MIN
 
@@ -36,22 +37,24 @@ class TFLiteScorer:
             path = Path("<in-memory model>")
             self._interpreter = Interpreter(model_content=model, num_threads=num_threads)
         else:
-            path = Path(model)
-            if not path.is_file():
-                raise FileNotFoundError(f"{path}: model file not found")
-            self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            path = check_tflite_file(model)
+            try:
+                self._interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+                self._interpreter.allocate_tensors()
+            except (ValueError, RuntimeError) as err:
+                raise describe_load_error(path, err) from err
         self.model_path = path
         self.num_threads = num_threads
         self._interpreter.allocate_tensors()
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
-            raise ValueError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+            raise ModelFileError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
         inp, out = inputs[0], outputs[0]
         shape = tuple(int(d) for d in inp["shape"])
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 3 or shape[1] != shape[2]:
-            raise ValueError(f"{path}: expected input shape [1, S, S, 3], got {list(shape)}")
+            raise ModelFileError(f"{path}: expected input shape [1, S, S, 3], got {list(shape)}")
         if int(np.prod(out["shape"])) != 1:
-            raise ValueError(f"{path}: expected a single score output, got shape {list(out['shape'])}")
+            raise ModelFileError(f"{path}: expected a single score output, got shape {list(out['shape'])}")
         self.image_size: int = shape[1]
         self.input_dtype: np.dtype = np.dtype(inp["dtype"])
         self.input_scale, self.input_zero_point = _quantization(inp)

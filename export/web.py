@@ -18,6 +18,8 @@ import json
 import shutil
 from pathlib import Path
 
+from training.errors import InputError, InputNotFoundError
+
 __all__ = ["WEB_DEMO", "WebBuildError", "build_web", "make_server", "serve"]
 
 WEB_DEMO = Path(__file__).resolve().parents[1] / "web_demo"
@@ -46,7 +48,7 @@ ISOLATION_HEADERS = {
 }
 
 
-class WebBuildError(ValueError):
+class WebBuildError(InputError):
     """A build that cannot be made as asked (missing model, missing npm packages); the message says the fix."""
 
 
@@ -131,7 +133,7 @@ def make_server(directory: Path, port: int = 0, quiet: bool = False) -> http.ser
     """An HTTP server for `directory` on 127.0.0.1 (port 0: a free one); not yet serving."""
     directory = Path(directory)
     if not (directory / "index.html").is_file():
-        raise FileNotFoundError(f"{directory}: no index.html; build the page first with python -m export web")
+        raise InputNotFoundError(f"{directory}: no index.html; build the page first with python -m export web")
     handler = functools.partial(_Handler, directory=str(directory))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
     server.quiet = quiet

@@ -8,7 +8,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.rating_tables import RatedImage, RatingTableError, read_ratings
+from training.errors import InputError, UserError
+from training.rating_tables import (
+    RatedImage,
+    RatingTable,
+    RatingTableError,
+    normalize_image_path,
+    read_ratings,
+)
+from training.ratings.pairwise import PairwiseTableError
+from training.ratings.votes import read_votes
 from training.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
 
 
@@ -282,3 +291,215 @@ def test_votes_table_errors(tmp_path: Path) -> None:
 def test_bad_score_range_is_a_caller_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="high > low"):
         read_ratings(write(tmp_path, LIVE_C), (100, 0))
+
+
+@pytest.mark.parametrize("score_range, expected", [
+    ((100, 0), "needs high > low, got 100 0"),
+    ((5, 5), "needs high > low, got 5 5"),
+    ((0, float("inf")), "must be finite, got 0 inf"),
+    (("low", "high"), "must be two numbers"),
+    ((1, 2, 3), "must be two numbers"),
+])
+def test_bad_score_range_is_an_input_error_naming_the_option(tmp_path: Path, score_range, expected: str) -> None:
+    # Checked before the file is read: the table does not even exist here, and the option is what to fix.
+    with pytest.raises(InputError) as info:
+        read_ratings(tmp_path / "missing.csv", score_range)
+    assert not isinstance(info.value, RatingTableError)
+    assert "--score-range LOW HIGH" in str(info.value) and expected in str(info.value)
+
+
+# --- error classes -----------------------------------------------------------------------------------------
+
+
+def test_rating_table_errors_are_user_errors_and_still_value_errors(tmp_path: Path) -> None:
+    assert issubclass(RatingTableError, InputError) and issubclass(PairwiseTableError, RatingTableError)
+    with pytest.raises(UserError) as info:
+        read_ratings(tmp_path / "nope.csv", (0, 100))
+    assert isinstance(info.value, RatingTableError) and isinstance(info.value, ValueError)
+    assert info.value.problems == ["file not found"]
+
+
+# --- columns found automatically ---------------------------------------------------------------------------
+
+
+def test_found_columns_are_on_the_table_as_spelled_in_the_file(tmp_path: Path) -> None:
+    table = read_ratings(write(tmp_path, LIVE_C), (0, 100))
+    assert (table.image_column, table.score_column, table.rater_column, table.group_column) == (
+        "image", "mos", None, None)
+    table = read_ratings(write(tmp_path, "Image_Name , Score\nx.png,3\ny.png,4\n", name="b.csv"), (1, 5))
+    assert (table.image_column, table.score_column) == ("Image_Name", "Score")
+    path = write(tmp_path, "id,photo,q,src\n1,a.jpg,4,s1\n2,b.jpg,2,s1\n", name="c.csv")
+    table = read_ratings(path, (1, 5), image_column="photo", score_column="Q", group_column="src")
+    assert (table.image_column, table.score_column, table.group_column) == ("photo", "q", "src")
+
+
+def test_table_built_in_code_needs_no_column_names() -> None:
+    table = RatingTable(Path("t.csv"), "mos", [RatedImage("a.jpg", 1.0, 1, None, None)], (0.0, 5.0))
+    assert (table.image_column, table.score_column, table.rater_column, table.group_column) == (
+        "image", "score", None, None)
+
+
+def test_the_projects_own_tables_are_not_ambiguous(tmp_path: Path) -> None:
+    # LIVE-C labels.csv: mos_std is the std column and original_name no image column (candidates match
+    # whole names); the scores CSV `python -m training ratings` writes; the embedded sample set's votes.csv.
+    live_c = read_ratings(write(tmp_path, LIVE_C), (0, 100))
+    assert [i.score_std for i in live_c.items] == pytest.approx([0.5, 1.0, 0.0])
+    scores = write(tmp_path, "image,score,n_votes,score_std,ci95,raw_score,raw_n_votes\n"
+                             "a.jpg,1.5,4,0.5,0.49,1.7,5\nb.jpg,4,3,0.2,0.23,4,3\n", name="scores.csv")
+    table = read_ratings(scores, (0, 5))
+    assert (table.image_column, table.score_column) == ("image", "score")
+    assert [(i.score, i.n_votes, i.score_std) for i in table.items] == [(1.5, 4, 0.5), (4.0, 3, 0.2)]
+    votes = write(tmp_path, "image,rater,vote,group\na.jpg,r1,1,g1\na.jpg,r2,0,g1\nb.jpg,r1,0,g2\n",
+                  name="votes.csv")
+    table = read_ratings(votes, (0, 1))
+    assert (table.kind, table.image_column, table.score_column, table.rater_column, table.group_column) == (
+        "votes", "image", "vote", "rater", "group")
+    assert [(i.image, i.score, i.group) for i in table.items] == [("a.jpg", 2.5, "g1"), ("b.jpg", 0.0, "g2")]
+
+
+def test_two_score_columns_are_refused_not_guessed(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,Score,mos\na.jpg,1,80\nb.jpg,2,20\n", name="both.csv")
+    message = error_of(path)
+    assert "both.csv: 1 problem in rating table" in message
+    assert "2 columns could be the score column: 'Score', 'mos'; pass --score-column NAME" in message
+    table = read_ratings(path, (0, 100), score_column="mos")
+    assert table.score_column == "mos" and [i.score for i in table.items] == [4.0, 1.0]
+    assert read_ratings(path, (0, 5), score_column="score").score_column == "Score"
+
+
+def test_two_image_columns_are_refused_not_guessed(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,path,mos\na.jpg,/data/a.jpg,10\nb.jpg,/data/b.jpg,20\n")
+    message = error_of(path)
+    assert "2 columns could be the image column: 'image', 'path'; pass --image-column NAME" in message
+    assert "score column" not in message
+    table = read_ratings(path, (0, 100), image_column="path")
+    assert table.image_column == "path" and table.items[0].image == "/data/a.jpg"
+
+
+def test_two_vote_columns_in_a_crowd_table_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote,rating\na.jpg,r1,1,4\nb.jpg,r1,0,2\n")
+    message = error_of(path, (0, 1))
+    assert "2 columns could be the vote column: 'vote', 'rating'; pass --score-column NAME" in message
+    table = read_ratings(path, (1, 5), score_column="rating")
+    assert table.kind == "votes" and [i.score for i in table.items] == [3.75, 1.25]
+
+
+def test_two_rater_columns_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,worker_id,vote\na.jpg,r1,w1,1\nb.jpg,r1,w1,0\n")
+    assert "2 columns could be the rater column: 'rater', 'worker_id'; pass --rater-column NAME" in error_of(
+        path, (0, 1))
+    assert read_ratings(path, (0, 1), rater_column="worker_id").rater_column == "worker_id"
+
+
+def test_every_ambiguous_column_is_reported_at_once(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "file,filename,score,quality\na.jpg,a.jpg,1,2\n"))
+    assert "'file', 'filename'; pass --image-column NAME" in message
+    assert "'score', 'quality'; pass --score-column NAME" in message
+
+
+def test_optional_columns_nobody_can_choose_keep_their_order(tmp_path: Path) -> None:
+    # std columns have no option to pick one, so the first candidate (mos_std) wins, as documented.
+    table = read_ratings(write(tmp_path, "image,mos,std,mos_std\na.jpg,50,40,20\nb.jpg,60,40,20\n"), (0, 100))
+    assert [i.score_std for i in table.items] == [1.0, 1.0]
+
+
+def test_crowd_votes_reader_refuses_two_vote_columns_too(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote,score\na.jpg,r1,1,3\n")
+    with pytest.raises(RatingTableError) as info:
+        read_votes(path, (0, 1))
+    assert str(path) in str(info.value)
+    assert "2 columns could be the vote column: 'vote', 'score'; pass vote_column=NAME" in str(info.value)
+    assert read_votes(path, (1, 5), vote_column="score").stars.tolist() == [2.5]
+
+
+# --- image paths -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("written, normal", [
+    ("a.png", "a.png"),
+    ("./a.png", "a.png"),
+    ("sub//a.png", "sub/a.png"),
+    ("sub/./a.png", "sub/a.png"),
+    ("sub\\a.png", "sub/a.png"),
+    (".\\sub\\a.png", "sub/a.png"),
+    ("sub/../a.png", "a.png"),
+    ("../up/a.png", "../up/a.png"),
+    ("/abs//dir/./a.png", "/abs/dir/a.png"),
+    ("A.PNG", "A.PNG"),
+    ("a b.png", "a b.png"),
+    ("", ""),
+])
+def test_normalize_image_path(written: str, normal: str) -> None:
+    assert normalize_image_path(written) == normal
+
+
+def test_mos_table_stores_normalised_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,mos\n./x.png,10\nsub\\y.png,20\nsub/../z.png,30\n/abs//w.png,40\n")
+    assert [i.image for i in read_ratings(path, (0, 100)).items] == ["x.png", "sub/y.png", "z.png", "/abs/w.png"]
+
+
+def test_two_spellings_of_one_image_are_a_duplicate_in_a_mos_table(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,mos\n./a.png,10\nb.png,20\na.png,30\n", name="dup.csv")
+    message = error_of(path)
+    assert "rows 2 and 4 both rate 'a.png' (written as './a.png' and 'a.png')" in message
+    path = write(tmp_path, "image,mos\nsub//a.png,1\nsub/./a.png,2\nsub\\a.png,3\nsub/a.png,4\nb.png,5\n",
+                 name="dup4.csv")
+    message = error_of(path)
+    assert ("rows 2, 3, 4 and 5 all rate 'sub/a.png' (written as 'sub//a.png', 'sub/./a.png', 'sub\\\\a.png' "
+            "and 'sub/a.png')") in message
+
+
+def test_same_spelling_duplicate_message_has_no_spelling_note(tmp_path: Path) -> None:
+    message = error_of(write(tmp_path, "image,mos\na.png,10\na.png,30\n"))
+    assert "rows 2 and 3 both rate 'a.png'\n" in message + "\n" and "written as" not in message
+
+
+def test_two_spellings_by_one_rater_are_a_duplicate_vote(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote\n./a.png,r1,1\nb.png,r1,0\na.png,r1,0\n", name="votes.csv")
+    message = error_of(path, (0, 1))
+    assert "rows 2 and 4: rater 'r1' voted twice on 'a.png' (written as './a.png' and 'a.png')" in message
+
+
+def test_two_spellings_by_different_raters_are_pooled(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote,group\n./a.png,r1,1,g\na.png,r2,0,g\nsub\\b.png,r1,1,h\n"
+                           "sub/b.png,r2,1,h\nc.png,r1,0,k\n")
+    table = read_ratings(path, (0, 1))
+    assert [(i.image, i.score, i.n_votes, i.group) for i in table.items] == [
+        ("a.png", 2.5, 2, "g"), ("sub/b.png", 5.0, 2, "h"), ("c.png", 0.0, 1, "k")]
+
+
+def test_groups_are_compared_across_spellings(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,rater,vote,group\n./a.png,r1,1,g1\na.png,r2,0,g2\n")
+    assert "rows 2 and 3 put 'a.png' in different groups 'g1' and 'g2'" in error_of(path, (0, 1))
+
+
+# --- scores that cannot be learned from --------------------------------------------------------------------
+
+
+def test_all_equal_mos_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "image,mos\na.jpg,50\nb.jpg,50.0\nc.jpg,5e1\n", name="flat.csv")
+    message = error_of(path)
+    assert "flat.csv: 1 problem in rating table" in message
+    assert "all 3 images have the same score 50 (2.5 stars, from column 'mos')" in message
+    assert "the model cannot learn an order from it" in message and "--score-column NAME" in message
+
+
+def test_all_equal_crowd_means_are_refused(tmp_path: Path) -> None:
+    everyone_good = write(tmp_path, "image,rater,vote\na.jpg,r1,good\nb.jpg,r1,yes\nb.jpg,r2,1\n", name="good.csv")
+    assert "all 2 images have the same mean vote 1 (5 stars, from column 'vote')" in error_of(everyone_good, (0, 1))
+    # different votes, same per-image mean: training only sees the means, so there is still nothing to learn
+    same_mean = write(tmp_path, "image,rater,rating\na.jpg,r1,1\na.jpg,r2,5\nb.jpg,r1,3\nb.jpg,r2,3\n",
+                      name="mean.csv")
+    assert "all 2 images have the same mean vote 3 (2.5 stars, from column 'rating')" in error_of(same_mean, (1, 5))
+
+
+def test_scores_that_differ_at_all_are_accepted(tmp_path: Path) -> None:
+    table = read_ratings(write(tmp_path, "image,mos\na.jpg,50\nb.jpg,50.001\n"), (0, 100))
+    assert len(table.items) == 2
+    assert len(read_ratings(write(tmp_path, "image,mos\na.jpg,50\n", name="one.csv"), (0, 100)).items) == 1
+
+
+def test_equal_scores_are_not_reported_on_top_of_row_errors(tmp_path: Path) -> None:
+    # the equal-score check needs the whole table; with bad rows the rest says nothing yet
+    message = error_of(write(tmp_path, "image,mos\na.jpg,50\nb.jpg,50\nc.jpg,x\n"))
+    assert "row 4: score 'x' is not a number" in message and "same score" not in message

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from training.distortions import DISTORTIONS, LEVELS, distort, severity
-from training.sample_data import build_sample_dataset, sample_photos
+from training.sample_data import build_sample_dataset, sample_photos, sample_scenes
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +157,8 @@ def test_build_sample_dataset_writes_files_and_sensible_votes(tmp_path: Path) ->
     assert (out / "README.txt").read_text(encoding="utf-8").count("scikit-image") >= 1
     assert not [p for p in tmp_path.iterdir() if p.name != "sample"], "temp build dir left behind"
 
-    photos = list(sample_photos(max_side=64))
+    photos = list(sample_scenes(max_side=64))
+    assert len(photos) == 3 * len(sample_photos(max_side=64))  # each photo and its two close-ups
     images = {p.name for p in (out / "images").iterdir()}
     expected = {f"{p}__pristine.png" for p in photos}
     expected |= {f"{p}__{k}_{lv}.png" for p in photos for k in DISTORTIONS for lv in LEVELS}
@@ -169,7 +170,11 @@ def test_build_sample_dataset_writes_files_and_sensible_votes(tmp_path: Path) ->
     assert {r["image"] for r in rows} == expected
     assert {r["rater"] for r in rows} == {f"r{i}" for i in range(1, 6)}
     assert {r["vote"] for r in rows} <= {"0", "1"}
-    assert all(r["image"].startswith(r["group"] + "__") for r in rows)
+    # One group per graded ladder (photo x distortion), the pristine photo on its own: levels of a ladder stay
+    # together in a split, while a validation share still spans several scenes.
+    assert all(r["image"].startswith(r["group"]) for r in rows)
+    assert len({r["group"] for r in rows}) == len(photos) * (1 + len(DISTORTIONS))
+    assert {r["group"] for r in rows if r["image"] == "astronaut__blur_3.png"} == {"astronaut__blur"}
 
     def mean_vote(suffix: str) -> float:
         return float(np.mean([int(r["vote"]) for r in rows if r["image"].endswith(suffix)]))

@@ -120,14 +120,18 @@ def test_main_job_without_data_trains_on_the_embedded_sample_set(tmp_path, capsy
     out = tmp_path / "demo"
     assert cli.main(["train", "--out", str(out), *SMOKE_ARGS]) == 0
     printed = capsys.readouterr().out
-    assert "embedded sample set" in printed and "votes per image min 5" in printed
+    assert "embedded sample set" in printed and "votes per image min 20" in printed
     summary = json.loads((out / "ratings_summary.json").read_text())
-    assert summary["kind"] == "votes" and summary["votes"]["min"] == 5
+    assert summary["kind"] == "votes" and summary["votes"]["min"] == 20
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"]["skipped"] == 0 and metrics["images"]["used"] > 100
     split = (out / "split.csv").read_text().splitlines()[1:]
-    groups = {}
+    ladders, val_scenes = {}, set()
     for line in split:
         image, subset = line.split(",")
-        groups.setdefault(image.split("__")[0], set()).add(subset)
-    assert all(len(subsets) == 1 for subsets in groups.values()), "a source photo was split across subsets"
+        ladders.setdefault(image.rsplit("_", 1)[0], set()).add(subset)  # <scene>__<distortion>
+        if subset == "validation":
+            val_scenes.add(image.split("__")[0])
+    assert all(len(subsets) == 1 for subsets in ladders.values()), "a distortion ladder was split across subsets"
+    assert len(val_scenes) >= 3, f"validation photos come from only {sorted(val_scenes)}"
+    assert "spread calibration on" in printed

@@ -15,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from training.errors import OutputPathError, display_path
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -25,8 +27,13 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     On any exception the temporary file is removed and the target is left untouched.
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
+    if target.is_dir():
+        raise OutputPathError(f"{display_path(target)}: is a folder; give a file name to write")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{target.name}", dir=target.parent)
+    except OSError as err:  # name the file the user asked for, not our temporary one
+        raise OutputPathError(f"{display_path(target)}: cannot write here ({err.strerror or err})") from err
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; artifacts get the usual permissions
     tmp_path = Path(tmp)
@@ -36,6 +43,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def check_writable(path: str | os.PathLike, *, folder: bool = False) -> Path:
+    """Fail now, before hours of work, if `path` could not be written later; returns it as a Path.
+
+    A file target must not be a folder, and its folder must exist or be creatable and accept a new file
+    (probed by creating and removing a temporary file there, which also catches read-only mounts and
+    permission rules that `os.access` misjudges for root). With `folder=True`, `path` is an output folder.
+    Raises `OutputPathError` naming `path`.
+    """
+    target = Path(path)
+    shown = display_path(target)
+    if not folder and target.is_dir():
+        raise OutputPathError(f"{shown}: is a folder; give a file name to write (e.g. {shown}/scores.csv)")
+    if folder and target.exists() and not target.is_dir():
+        raise OutputPathError(f"{shown}: is a file, not a folder")
+    where = target if folder else target.parent
+    blocking = next((p for p in (where, *where.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise OutputPathError(f"{shown}: cannot write here ({display_path(blocking)} is a file, not a folder)")
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-write-check-", dir=where)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputPathError(f"{shown}: cannot write here ({err.strerror or err})") from err
+    return target
 
 
 def _current_umask() -> int:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from training.errors import UserError
+
 #: The file Keras itself uses for MobileNetV2 no-top weights; `{alpha}` and `{size}` as in keras.applications.
 KERAS_WEIGHTS_FILE = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{alpha}_{size}_no_top.h5"
 KERAS_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"
 
 
-class WeightsNotFoundError(RuntimeError):
+class WeightsNotFoundError(UserError, RuntimeError):
     """ImageNet weights are neither in the Keras cache nor downloadable; the message carries the fix."""
 
 

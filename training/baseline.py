@@ -31,6 +31,7 @@ import numpy as np
 
 from training import atomic, metrics, plots
 from training.dataset import Skipped, resolve_image_path, split_train_val, unrated_images, write_skip_report
+from training.errors import InputError, InputNotFoundError
 from training.feature_table import FeatureRows, compute_feature_rows
 from training.gbdt import GBDTConfig, GBDTModels, train_gbdt
 from training.rating_tables import RatingTable
@@ -71,7 +72,7 @@ def train_baseline(
     write_skip_report(skipped, out / "skipped.csv")
     _log_skipped(skipped, out / "skipped.csv", log)
     if len(rows) < 2:
-        raise ValueError(f"only {len(rows)} of the {len(table.items)} rated photos could be read; see "
+        raise InputError(f"only {len(rows)} of the {len(table.items)} rated photos could be read; see "
                          f"{out / 'skipped.csv'}")
     if cnn_scores is not None:
         rows = rows.with_column(CNN_FEATURE, _aligned_cnn_scores(rows, cnn_scores, images_dir))
@@ -142,7 +143,7 @@ def read_cnn_scores(path: str | os.PathLike) -> dict[str, float]:
         fields = reader.fieldnames or []
         image_column = next((c for c in ("image", "path") if c in fields), None)
         if image_column is None or "score" not in fields:
-            raise ValueError(f"{path}: CNN scores need an 'image' (or 'path') and a 'score' column, found {fields}")
+            raise InputError(f"{path}: CNN scores need an 'image' (or 'path') and a 'score' column, found {fields}")
         scores: dict[str, float] = {}
         for line, row in enumerate(reader, start=2):
             text = (row.get("score") or "").strip()
@@ -151,7 +152,7 @@ def read_cnn_scores(path: str | os.PathLike) -> dict[str, float]:
             try:
                 scores[row[image_column]] = float(text)
             except ValueError:
-                raise ValueError(f"{path} row {line}: score {text!r} is not a number") from None
+                raise InputError(f"{path} row {line}: score {text!r} is not a number") from None
     return scores
 
 
@@ -167,7 +168,7 @@ def cnn_scores_from_run(run_dir: str | os.PathLike, names: list[str], images_dir
     run = Path(run_dir)
     for needed in (run / "model.keras", run / "config.json"):
         if not needed.is_file():
-            raise FileNotFoundError(f"{needed} not found: is {run} a finished training run folder?")
+            raise InputNotFoundError(f"{needed} not found: is {run} a finished training run folder?")
     size = TrainConfig.from_dict(json.loads((run / "config.json").read_text(encoding="utf-8"))).image_size
     model = load_model(run / "model.keras")
     scores: dict[str, float] = {}
@@ -190,7 +191,7 @@ def _aligned_cnn_scores(rows: FeatureRows, cnn_scores: dict[str, float], images_
             missing.append(name)
         values.append(np.nan if value is None else value)
     if missing:
-        raise ValueError(f"no CNN score for {len(missing)} photo(s), e.g. {', '.join(missing[:3])}: score every "
+        raise InputError(f"no CNN score for {len(missing)} photo(s), e.g. {', '.join(missing[:3])}: score every "
                          "rated photo (python -m export score) or leave out the CNN feature")
     return np.array(values, dtype=np.float64)
 

@@ -6,7 +6,8 @@
     python -m training ratings votes.csv --score-range 1 5 --out scores.csv   # clean crowd votes first
 
 Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
-printed as one clear message and exit with status 2, never as a stack trace.
+`training.errors.UserError`s: printed as one clear message, exit status 2. Anything else is a bug and keeps
+its traceback. TensorFlow's native start-up lines are filtered out unless `--verbose` is given.
 """
 
 from __future__ import annotations
@@ -16,6 +17,10 @@ import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
+
+from training.cli_help import HelpFormatter
+from training.errors import InputError, UserError
+from training.images import DEFAULT_MAX_PIXELS
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
 DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
@@ -36,10 +41,26 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> N
     data.add_argument("--group-column", help="column whose values must not be split across training and "
                       "validation (e.g. the source photo of several edits)")
     data.add_argument("--out", type=Path, help=f"output folder (default without --data: {default_out})")
+    data.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
+                      help="largest image accepted, in megapixels (bigger ones are skipped as possible "
+                      "decompression bombs)")
+
+
+def _recipe_help(text: str, field: str) -> str:
+    """Help text with the real defaults of both recipes (the full one with --data, the demo one without)."""
+    from training.config import TrainConfig
+
+    full, demo = getattr(TrainConfig(), field), getattr(TrainConfig.demo(), field)
+    default = f"{full:g}" if isinstance(full, float) else str(full)
+    if demo != full:
+        default += f" with --data, {demo:g} without" if isinstance(demo, float) else f" with --data, {demo} without"
+    return f"{text} (default: {default})".replace("%", "%%")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train iqlite photo quality models.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's native start-up messages and library warnings")
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser(
         "train",
@@ -51,23 +72,30 @@ def build_parser() -> argparse.ArgumentParser:
             "crowd votes table in long format (image,rater,vote). A run folder that was interrupted resumes "
             "from its last finished epoch when the same command is run again."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_data_arguments(t, DEFAULT_DEMO_OUT)
 
     rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
-    rec.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
-    rec.add_argument("--image-size", type=int, help="training and scoring resolution (square, pixels)")
-    rec.add_argument("--cut-layer", help="last MobileNetV2 layer kept (default block_16_project_BN: before "
+    rec.add_argument("--weights", help=_recipe_help("backbone weights: imagenet, none, or a path to an .h5 file",
+                                                     "weights"))
+    rec.add_argument("--image-size", type=int, help=_recipe_help("training and scoring resolution (square, pixels)",
+                                                                 "image_size"))
+    rec.add_argument("--cut-layer", help="last MobileNetV2 layer kept (default: block_16_project_BN, before "
                      "Conv_1, so the int8 model fits in 450 KB)")
-    rec.add_argument("--batch-size", type=int)
-    rec.add_argument("--fine-tune-epochs", type=int, help="phase 2 epochs: top blocks unfrozen (phase 1, the "
-                     "ridge head on frozen features, needs no epochs)")
-    rec.add_argument("--fine-tune-lr", type=float)
-    rec.add_argument("--fine-tune-from", help="first backbone layer unfrozen in phase 2")
-    rec.add_argument("--patience", type=int, help="epochs without better validation SRCC before a phase ends")
-    rec.add_argument("--val-fraction", type=float, help="share of photos (or groups) held out for validation")
-    rec.add_argument("--seed", type=int)
+    rec.add_argument("--batch-size", type=int, help=_recipe_help("photos per training step", "batch_size"))
+    rec.add_argument("--fine-tune-epochs", type=int, help=_recipe_help(
+        "phase 2 epochs: top blocks unfrozen (phase 1, the ridge head on frozen features, needs no epochs)",
+        "fine_tune_epochs"))
+    rec.add_argument("--fine-tune-lr", type=float, help=_recipe_help("phase 2 learning rate", "fine_tune_lr"))
+    rec.add_argument("--fine-tune-from", help=_recipe_help("first backbone layer unfrozen in phase 2",
+                                                           "fine_tune_from"))
+    rec.add_argument("--patience", type=int, help=_recipe_help(
+        "epochs without better validation SRCC before a phase ends", "patience"))
+    rec.add_argument("--val-fraction", type=float, help=_recipe_help(
+        "share of photos (or groups) held out for validation", "val_fraction"))
+    rec.add_argument("--seed", type=int, help=_recipe_help("seed of the split, the crops and the initialisation",
+                                                           "seed"))
     rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
     t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
@@ -82,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
             "0–5 scale as 'train'. Writes the models, metrics.json, importance.png and validation plots. "
             "Without --data it uses the embedded sample set."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_data_arguments(b, DEFAULT_BASELINE_OUT)
     cnn = b.add_mutually_exclusive_group()
@@ -105,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
             "write both heads' accuracy and spread of predictions (metrics.json, spread.png). Shows the "
             "narrow-range problem of NIMA-style models on your own data. Without --data: the embedded sample set."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     _add_data_arguments(n, Path("runs") / "demo_nima")
     n.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
@@ -124,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
             "pairwise choices (image_a, image_b, winner) refine the order among close photos. Writes a report "
             "folder with the rater map, counts, disputed photos and before/after variance."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     r.add_argument("votes", type=Path, help="votes CSV, one row per vote")
     r.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"), required=True,
@@ -198,15 +226,30 @@ def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, 
         rater_column=args.rater_column,
         group_column=args.group_column,
     )
-    return table, args.images or args.data.parent, args.out
+    images_dir = args.images or args.data.parent
+    if not images_dir.is_dir():
+        what = "--images folder" if args.images else "folder of the table (the default for --images)"
+        raise InputError(f"{images_dir}: the {what} does not exist" if not images_dir.exists()
+                         else f"{images_dir}: the {what} is not a folder")
+    return table, images_dir, args.out
+
+
+def _max_pixels(args: argparse.Namespace) -> int:
+    if not args.max_megapixels > 0:
+        raise InputError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
+    return int(args.max_megapixels * 1e6)
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from training import atomic
     from training.pipeline import train_from_table
 
     config = _config_from_args(args)
+    max_pixels = _max_pixels(args)
+    atomic.check_writable(args.out or DEFAULT_DEMO_OUT, folder=True)
     table, images_dir, out = _table_from_args(args, parser)
-    train_from_table(table, images_dir, out, config, resume=not args.restart, progress=not args.no_progress)
+    train_from_table(table, images_dir, out, config, resume=not args.restart, progress=not args.no_progress,
+                     max_pixels=max_pixels)
     return 0
 
 
@@ -253,17 +296,9 @@ def cmd_ratings(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING.
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("training").setLevel(logging.INFO)
     parser = build_parser()
     args = parser.parse_args(argv)
-    user_errors: tuple[type[Exception], ...] = (ValueError, FileNotFoundError, FileExistsError)
-    if args.command in ("train", "nima"):  # only these need TensorFlow; the others start without it
-        from training.backbone_weights import WeightsNotFoundError
-        from training.train import RunMismatchError
-
-        user_errors += (WeightsNotFoundError, RunMismatchError)
+    _quiet_libraries(args.verbose)
     try:
         if args.command == "train":
             return cmd_train(args, parser)
@@ -273,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_ratings(args)
         if args.command == "nima":
             return cmd_nima(args, parser)
-    except user_errors as err:
+    except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -281,3 +316,21 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING, and
+    TensorFlow's native start-up lines and known-harmless warnings only with --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("training").setLevel(logging.INFO)
+    if not verbose:
+        from training.native_logs import quiet_native_logs
+
+        quiet_native_logs()
+        logging.getLogger("tensorflow").addFilter(_known_harmless_tf_warning)
+
+
+def _known_harmless_tf_warning(record: logging.LogRecord) -> bool:
+    """Drop Keras' "`input_shape` is undefined" warning: the backbone is fully convolutional on purpose, so
+    the ImageNet weights (made at 224 px) serve any input size; every other record passes."""
+    return not str(record.msg).startswith("`input_shape` is undefined or non-square")

@@ -16,7 +16,8 @@ import numpy as np
 from tqdm import tqdm
 
 from training import atomic
-from training.images import DEFAULT_MAX_PIXELS, ImageLoadError, list_images, load_for_model
+from training.errors import InputError, display_path
+from training.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_for_model, scan_images
 from training.rating_tables import RatingTable
 
 
@@ -75,11 +76,11 @@ def load_image_set(
             images.append(load_for_model(resolve_image_path(images_dir, item.image), size, max_pixels))
             kept.append(item)
         except ImageLoadError as err:
-            skipped.append(Skipped(item.image, err.reason))
+            skipped.append(Skipped(display_path(item.image), err.reason))
     skipped.extend(unrated_images(table, images_dir))
     if not kept:
         first = "; ".join(f"{s.image}: {s.reason}" for s in skipped[:3])
-        raise ValueError(f"none of the {len(table.items)} rated images in {table.path} could be used ({first})")
+        raise InputError(f"none of the {len(table.items)} rated images in {table.path} could be used ({first})")
     data = ImageSet(
         images=np.stack(images) if images else np.zeros((0, size, size, 3), np.uint8),
         scores=np.array([it.score for it in kept], dtype=np.float32),
@@ -90,20 +91,39 @@ def load_image_set(
 
 
 def unrated_images(table: RatingTable, images_dir: str | os.PathLike | None) -> list[Skipped]:
-    """Photos in the images folder that the table does not rate (so a user notices a mismatch)."""
+    """Files in the images folder the table does not use: photos it does not rate (so a user notices a
+    mismatch), and every file the folder scan left out (not an image, hidden, a symlink loop...), with why.
+
+    Paths are compared lexically (absolute, normalised), never by resolving links, so a symlink loop or a
+    broken link in the folder is a skip row, not a crash.
+    """
     if images_dir is None or not Path(images_dir).is_dir():
         return []
-    rated = {resolve_image_path(images_dir, it.image).resolve() for it in table.items}
-    return [
-        Skipped(str(p.relative_to(images_dir)), "no rating for this image in the table")
-        for p in list_images(images_dir)
-        if p.resolve() not in rated
-    ]
+    root = Path(images_dir)
+    rated = {_lexical(resolve_image_path(root, it.image)) for it in table.items}
+    scan = scan_images(root)
+    unrated = [Skipped(_relative_name(p, root), "no rating for this image in the table")
+               for p in scan.images if _lexical(p) not in rated]
+    left_out = [Skipped(_relative_name(s.path, root), s.reason) for s in scan.skipped
+                if _lexical(s.path) not in rated]
+    return unrated + left_out
+
+
+def _lexical(path: Path) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+def _relative_name(path: Path, root: Path) -> str:
+    """A report name relative to the images folder, printable even when the file name is not UTF-8."""
+    try:
+        return display_path(path.relative_to(root))
+    except ValueError:
+        return display_path(path)
 
 
 def write_skip_report(skipped: list[Skipped], path: str | os.PathLike) -> None:
     """CSV with one row per skipped image: `image,reason` (written even when empty, as proof of none)."""
-    atomic.write_csv(path, ["image", "reason"], [(s.image, s.reason) for s in skipped])
+    atomic.write_csv(path, ["image", "reason"], [(display_path(s.image), s.reason) for s in skipped])
 
 
 def split_train_val(
@@ -115,11 +135,11 @@ def split_train_val(
     keeps at least one.
     """
     if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        raise InputError(f"val_fraction must be between 0 and 1, got {val_fraction}")
     keys = [g if g is not None else f"#{i}" for i, g in enumerate(groups)]
     unique = sorted(set(keys))
     if len(unique) < 2:
-        raise ValueError("need at least two images (or groups) to make a train/validation split")
+        raise InputError("need at least two images (or groups) to make a train/validation split")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(unique))
     n_val = min(max(1, round(len(unique) * val_fraction)), len(unique) - 1)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from training import atomic
 from training.dataset import Skipped, resolve_image_path
+from training.errors import InputError
 from training.features import FEATURE_NAMES, photo_features
 from training.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_rgb
 
@@ -120,11 +121,11 @@ def read_feature_csv(path: str | os.PathLike) -> FeatureRows:
         reader = csv.reader(f)
         header = next(reader, None)
         if not header or header[0] != "image":
-            raise ValueError(f"{path}: not a feature table (its first column must be 'image')")
+            raise InputError(f"{path}: not a feature table (its first column must be 'image')")
         names, values = [], []
         for line, cells in enumerate(reader, start=2):
             if len(cells) != len(header):
-                raise ValueError(f"{path} row {line}: {len(cells)} cells, the header has {len(header)}")
+                raise InputError(f"{path} row {line}: {len(cells)} cells, the header has {len(header)}")
             names.append(cells[0])
             values.append([float(c) if c else math.nan for c in cells[1:]])
     matrix = np.array(values, dtype=np.float64).reshape(len(names), len(header) - 1)

@@ -60,6 +60,7 @@ from typing import Literal
 
 import numpy as np
 
+from training.errors import InputError, InputNotFoundError
 from training.features import photo_features
 
 __all__ = [
@@ -200,7 +201,7 @@ def _read_thresholds(path: str, mtime_ns: int) -> dict[str, Threshold]:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"{path}: flaw thresholds not found; run `python benchmarks/flaw_calibration.py` to calibrate them"
         ) from None
     entries = data.get("reasons", {}) if isinstance(data, dict) else {}
@@ -208,9 +209,9 @@ def _read_thresholds(path: str, mtime_ns: int) -> dict[str, Threshold]:
     for rule in RULES:
         entry = entries.get(rule.code)
         if not isinstance(entry, dict) or "threshold" not in entry or "severe" not in entry:
-            raise ValueError(f"{path}: no threshold for reason {rule.code!r}; rerun benchmarks/flaw_calibration.py")
+            raise InputError(f"{path}: no threshold for reason {rule.code!r}; rerun benchmarks/flaw_calibration.py")
         if entry.get("statistic") != rule.statistic or entry.get("fires_when") != rule.fires_when:
-            raise ValueError(f"{path}: the threshold of {rule.code!r} was calibrated for another statistic "
+            raise InputError(f"{path}: the threshold of {rule.code!r} was calibrated for another statistic "
                              f"({entry.get('statistic')} {entry.get('fires_when')}); rerun the calibration")
         thresholds[rule.code] = Threshold(float(entry["threshold"]), float(entry["severe"]))
     return thresholds

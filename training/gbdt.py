@@ -21,6 +21,7 @@ import lightgbm as lgb
 import numpy as np
 
 from training import atomic
+from training.errors import InputError, InputNotFoundError
 from training.score_scale import GOOD_THRESHOLD
 
 __all__ = ["GBDTConfig", "GBDTModels", "load_gbdt", "stratified_folds", "train_gbdt"]
@@ -123,10 +124,10 @@ def train_gbdt(matrix: np.ndarray, scores: np.ndarray, features: tuple[str, ...]
                          "features")
     good = (scores >= GOOD_THRESHOLD).astype(np.float64)
     if good.min() == good.max():
-        raise ValueError(f"all {len(scores)} training photos are {'good' if good[0] else 'bad'} (score "
+        raise InputError(f"all {len(scores)} training photos are {'good' if good[0] else 'bad'} (score "
                          f"{'>=' if good[0] else '<'} {GOOD_THRESHOLD}); the classifier needs both kinds")
     if len(scores) < 2 * config.cv_folds:
-        raise ValueError(f"{len(scores)} training photos are too few for {config.cv_folds}-fold round selection")
+        raise InputError(f"{len(scores)} training photos are too few for {config.cv_folds}-fold round selection")
     boosters, rounds = {}, {}
     for kind, objective, label in (("classifier", "binary", good), ("regressor", "regression", scores)):
         params = config.params(objective, len(scores))
@@ -161,7 +162,7 @@ def load_gbdt(folder: str | os.PathLike) -> GBDTModels:
     folder = Path(folder)
     for name in (CLASSIFIER_FILE, REGRESSOR_FILE, INFO_FILE):
         if not (folder / name).is_file():
-            raise FileNotFoundError(f"{folder / name} not found: is {folder} a feature-baseline folder?")
+            raise InputNotFoundError(f"{folder / name} not found: is {folder} a feature-baseline folder?")
     info = json.loads((folder / INFO_FILE).read_text(encoding="utf-8"))
     return GBDTModels(lgb.Booster(model_file=str(folder / CLASSIFIER_FILE)),
                       lgb.Booster(model_file=str(folder / REGRESSOR_FILE)),

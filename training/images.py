@@ -9,50 +9,72 @@ Decisions worth knowing when mirroring this on another platform:
 
 * The file's *content* decides the decoder, not its extension (a PNG named ``.jpg`` loads fine), but only
   the formats in `SUPPORTED_EXTENSIONS` are decoded; Pillow's other plugins (EPS, PSD, ICO, ...) are
-  refused, so exotic or risky decoders never run on user files.
-* EXIF orientation is applied, so the model sees the photo the way a person does.
+  refused, so exotic or risky decoders never run on user files. HEIC/HEIF (what iPhones shoot) is decoded
+  by pillow-heif (libheif), AVIF by Pillow's own plugin (libavif).
+* EXIF orientation is applied, so the model sees the photo the way a person does. HEIF stores the rotation
+  as container transforms (``irot``/``imir``) that libheif applies while decoding, and pillow-heif then
+  resets the EXIF tag to 1, so `ImageOps.exif_transpose` is a no-op there and nothing is rotated twice.
+  Pillow's AVIF plugin does the opposite (it turns ``irot``/``imir`` into an EXIF orientation and decodes
+  unrotated), so the same `exif_transpose` is what rotates AVIF. Tests hold all eight orientations equal.
 * Transparency is composited onto white, because transparent product cut-outs are shown on white.
 * Colour management is not done: ICC profiles (including CMYK ones) are ignored and pixel values are
   taken as sRGB. The phone app must do the same, not "better".
-* Animated / multi-frame files (GIF, APNG, WebP, MPO, multi-page TIFF) use the first frame only.
+* Animated / multi-frame files (GIF, APNG, WebP, MPO, multi-page TIFF) use the first frame only; HEIF
+  bursts and collections use their primary image (the one every viewer shows).
 * Truncated files are errors. Nothing here sets ``ImageFile.LOAD_TRUNCATED_IMAGES``; if some other module
   in the process sets it to True, Pillow will pad truncated images with grey instead of failing.
+* The pixel limit is ours alone (`max_pixels`, the CLIs' ``--max-megapixels``): see `_disable_pillow_limit`.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import struct
-import warnings
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import cv2
 import numpy as np
+import pillow_heif
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from training.errors import FolderNotFoundError, InputError, NotAFolderError, display_path
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
+    "MAX_MEGAPIXELS_OPTION",
     "SUPPORTED_EXTENSIONS",
     "ImageLoadError",
+    "ImageScan",
+    "NotAFolderError",
+    "ScanSkip",
     "downscale",
     "list_images",
     "load_for_model",
     "load_rgb",
     "resize_for_model",
+    "scan_images",
 ]
 
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 )
 
 # About a 9000x9000 photo: far above any camera we score, far below what would exhaust memory.
 DEFAULT_MAX_PIXELS: int = 80_000_000
 
+# The command-line option (of both CLIs) that sets `max_pixels`; the refusal message tells the user to pass it.
+MAX_MEGAPIXELS_OPTION: str = "--max-megapixels"
+
 # Pillow format ids matching SUPPORTED_EXTENSIONS. JPEG covers MPO too (Pillow's JPEG factory adopts it).
-_PILLOW_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF")
+# AVIF comes before HEIF because both accept the generic "mif1" brand: libavif rejects a HEVC file with the
+# SyntaxError that makes Pillow try the next format, whereas pillow-heif would accept an AV1 file and then
+# fail to decode it (its libheif has no AV1 decoder).
+_PILLOW_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "WEBP", "BMP", "TIFF", "GIF", "AVIF", "HEIF")
 
 # What Pillow raises for bad data. Pillow has no single exception type for this, and its decoders raise
 # the lot; each `try` below wraps Pillow calls only, so none of these can hide a bug of ours.
@@ -66,6 +88,7 @@ _PILLOW_ERRORS: tuple[type[BaseException], ...] = (
     TypeError,
     struct.error,
     zlib.error,
+    RuntimeError,  # pillow-heif's decode errors (e.g. "Support for this compression format has not been built in")
 )
 
 _WHITE = 255
@@ -75,17 +98,48 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 _WIDE_MODES = frozenset({"I", "F"})
 
 
-class ImageLoadError(ValueError):
+def _register_heif_opener() -> None:
+    """Teach Pillow HEIC/HEIF, once, at import: every decode in iqlite goes through this module.
+
+    Thumbnails, depth maps and auxiliary images are never used (we decode the primary image only), so
+    pillow-heif is told not to collect them: less parsing of untrusted boxes, less memory per file.
+    """
+    pillow_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
+def _disable_pillow_limit() -> None:
+    """Make `max_pixels` the only pixel limit, so the refusal always names the option that changes it.
+
+    Pillow has its own process-wide ``Image.MAX_IMAGE_PIXELS`` (warning above ~89 MP, hard error above
+    ~179 MP), checked inside `Image.open`, before our code can look at the size. A user who raised
+    ``--max-megapixels`` past it would be refused anyway, with advice about a knob no CLI sets. Swapping the
+    global per call would race between threads, so it is switched off once, here. Nothing is lost: our
+    check reads the same header size right after `Image.open` and before any pixel is decoded (`load_rgb`).
+    The one plugin that allocates in `open` is WebP's animation decoder, which callocs the canvas (at most
+    16383x16383: untouched, so virtual, memory) before our check refuses the file; libheif and libavif keep
+    their own hard caps. Everything else that opens images in iqlite opens our own encodes in memory.
+    """
+    Image.MAX_IMAGE_PIXELS = None
+
+
+_register_heif_opener()
+_disable_pillow_limit()
+
+
+class ImageLoadError(InputError):
     """Raised for any image that cannot be used; message always names the file and says why.
 
     One exception type lets callers (dataset builders, the scorer) skip-and-report bad files with a single
-    `except`, while `.path` and `.reason` keep the report machine-readable.
+    `except`, while `.path` and `.reason` keep the report machine-readable. It is an `InputError` (so a
+    `UserError` the CLIs print as one line, and still a `ValueError`). `.path` is the raw name; the message
+    shows it through `display_path`, so printing or writing it never raises UnicodeEncodeError on a file name
+    that is not valid UTF-8.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str) -> None:
+    def __init__(self, path: str | os.PathLike | bytes, reason: str) -> None:
         self.path: str = os.fsdecode(path)
         self.reason: str = reason
-        super().__init__(f"{self.path}: {self.reason}")
+        super().__init__(f"{display_path(self.path)}: {self.reason}")
 
     def __reduce__(self) -> tuple[type[ImageLoadError], tuple[str, str]]:
         # Default exception pickling would call __init__(message) and fail; multiprocessing data loaders
@@ -97,25 +151,19 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
     """Decode any supported image to an HxWx3 uint8 RGB array, EXIF orientation applied.
 
     The pixel count is checked against `max_pixels` from the header, before any pixel is decoded, so a
-    small file claiming a huge size (a decompression bomb) cannot exhaust memory. Pillow's own bomb check
-    stays on as a backstop above that: its warning is silenced (our check is the policy), and its hard error
-    (at twice ``PIL.Image.MAX_IMAGE_PIXELS``, about 179 MP) becomes an `ImageLoadError` too.
+    small file claiming a huge size (a decompression bomb) cannot exhaust memory. That check is the only
+    pixel limit (Pillow's own is off, see `_disable_pillow_limit`), so the refusal names ``--max-megapixels``.
 
     Returns a new, writable, C-contiguous array. Raises `ImageLoadError` for every unusable file.
     """
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
     _check_is_regular_nonempty_file(path)
-    file = _open_file(path)
-    # catch_warnings swaps process-global filters (not thread-safe before Python 3.14): threads loading at
-    # once may briefly see each other's filter set. That can only show or hide a warning, never change pixels.
-    with file, warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with _identify(file, path) as img:
-            _check_pixel_count(img, path, max_pixels)
-            _decode_first_frame(img, path)
-            _apply_exif_orientation(img, path)
-            return _to_rgb_array(img, path)
+    with _open_file(path) as file, _identify(file, path) as img:
+        _check_pixel_count(img, path, max_pixels)
+        _decode_first_frame(img, path)
+        _apply_exif_orientation(img, path)
+        return _to_rgb_array(img, path)
 
 
 def resize_for_model(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -162,35 +210,158 @@ def downscale(img: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(img, size, interpolation=cv2.INTER_AREA)
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """All files with a supported extension under folder, recursively, sorted; hidden files skipped.
+@dataclass(frozen=True)
+class ScanSkip:
+    """A file or folder `scan_images` did not take, and why, so a listing never loses anything silently."""
 
-    Hidden means any name starting with "." (files such as macOS ``._IMG_1.jpg`` resource forks, and whole
-    directories such as ``.git`` or ``.thumbnails``, which are not descended into). The extension match
-    is case-insensitive. Symlinked directories are not followed (no cycles, no double counting). Sorting
-    makes dataset order, and so splits and runs, reproducible. A missing folder or an unreadable
-    subdirectory raises instead of quietly returning fewer images.
+    path: Path
+    reason: str
+
+
+@dataclass(frozen=True)
+class ImageScan:
+    """What a folder scan found: the images to read (sorted) and everything else, each with its reason."""
+
+    images: list[Path]
+    skipped: list[ScanSkip]
+
+
+# Verdicts of `_entry_verdict` that are not skip reasons.
+_IMAGE = "image"
+_FOLDER = "folder"
+_NOT_AN_IMAGE_WITHOUT_EXTENSION = "no file extension, and not an image iqlite reads"
+
+
+def scan_images(folder: str | os.PathLike) -> ImageScan:
+    """Every image under `folder`, recursively and sorted, and every other entry with the reason it was left.
+
+    Sorting makes dataset order, and so splits and runs, reproducible. The rules, all case-insensitive on
+    the extension:
+
+    * a file with a supported extension is an image (whether it decodes is `load_rgb`'s to say, per file);
+    * a file without an extension is sniffed, Pillow restricted to our formats reading its header, and is
+      an image if that recognises it (cameras and chat apps sometimes save ``IMG_0001`` with no suffix);
+    * any other file is skipped: "not an image type iqlite reads (.txt)";
+    * hidden names (starting with ".": ``.DS_Store``, macOS ``._IMG_1.jpg`` forks) are skipped, and hidden
+      folders (``.git``, ``.thumbnails``) are not searched and are listed once;
+    * symlinked folders are not followed (no cycles, no double counting); a symlinked file is read through,
+      and a broken one or a loop is skipped with that reason instead of raising;
+    * a folder that cannot be listed raises `InputError` naming it, instead of quietly giving fewer images.
+
+    A missing `folder` raises `FolderNotFoundError`, a file `NotAFolderError`. Names that are not valid
+    UTF-8 are kept as Python gives them (surrogate escapes): show them with `display_path`.
     """
+    root = _checked_folder(folder)
+    images: list[Path] = []
+    skipped: list[ScanSkip] = []
+    pending = [root]  # an explicit stack: a very deep tree cannot hit Python's recursion limit
+    while pending:
+        for entry in _folder_entries(pending.pop()):
+            verdict = _entry_verdict(entry)
+            if verdict == _FOLDER:
+                pending.append(Path(entry.path))
+            elif verdict == _IMAGE:
+                images.append(Path(entry.path))
+            else:
+                skipped.append(ScanSkip(Path(entry.path), verdict))
+    return ImageScan(images=sorted(images), skipped=sorted(skipped, key=lambda skip: skip.path))
+
+
+def _checked_folder(folder: str | os.PathLike) -> Path:
+    """The folder to scan, as a Path, or the `UserError` that says why it cannot be scanned."""
     root = Path(folder)
-    if not root.exists():
-        raise FileNotFoundError(f"{root}: folder not found")
-    if not root.is_dir():
-        raise NotADirectoryError(f"{root}: not a directory")
-    found: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, onerror=_raise_walk_error):
-        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
-        found.extend(Path(dirpath) / name for name in filenames if _is_listed_image_name(name))
-    return sorted(found)
+    try:
+        info = os.stat(root)
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise FolderNotFoundError(f"{display_path(root)}: folder not found") from err
+    except OSError as err:
+        raise InputError(f"{display_path(root)}: cannot access folder ({err.strerror or err})") from err
+    if not stat.S_ISDIR(info.st_mode):
+        raise NotAFolderError(f"{display_path(root)}: not a directory")
+    return root
 
 
-def _raise_walk_error(err: OSError) -> None:
-    """os.walk ignores unreadable directories by default; a dataset listing must not."""
-    raise err
+def _folder_entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of one folder; a folder we cannot list is an error, because its photos would be lost."""
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except OSError as err:
+        raise InputError(
+            f"{display_path(folder)}: cannot read folder ({err.strerror or err}); "
+            "fix its permissions, or move it out of the folder being scanned"
+        ) from err
 
 
-def _is_listed_image_name(name: str) -> bool:
-    """A visible file name with a supported extension, compared case-insensitively."""
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in SUPPORTED_EXTENSIONS
+def _entry_verdict(entry: os.DirEntry) -> str:
+    """`_IMAGE`, `_FOLDER` (to search), or the reason the entry is skipped."""
+    if entry.name.startswith("."):
+        return "hidden folder, not searched" if _is_folder(entry.path) else "hidden file"
+    if entry.is_dir(follow_symlinks=False):
+        return _FOLDER
+    try:
+        info = os.stat(entry.path)  # follows a symlink to what it points at
+    except OSError as err:
+        return _stat_failure(entry, err)
+    if stat.S_ISDIR(info.st_mode):
+        return "symlinked folder, not followed"
+    if not stat.S_ISREG(info.st_mode):
+        return "not a regular file (a device, pipe or socket)"
+    return _file_verdict(entry.name, entry.path)
+
+
+def _is_folder(path: str) -> bool:
+    """A folder, or a symlink to one; False for anything that cannot be stat'ed (only used to word a reason)."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _stat_failure(entry: os.DirEntry, err: OSError) -> str:
+    """Why a listed entry cannot be reached: symlink trouble gets its own words, the rest the OS's."""
+    if entry.is_symlink():
+        if err.errno == errno.ELOOP:
+            return "symlink loop"
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "broken symlink"
+    if err.errno == errno.ENOENT:
+        return "file disappeared during the scan"
+    return f"cannot access file ({err.strerror or err})"
+
+
+def _file_verdict(name: str, path: str) -> str:
+    """Images by extension; files without one by content; every other extension is named in the reason."""
+    extension = os.path.splitext(name)[1]
+    if extension.lower() in SUPPORTED_EXTENSIONS:
+        return _IMAGE
+    if extension:
+        return f"not an image type iqlite reads ({display_path(extension)})"
+    return _sniffed_verdict(path)
+
+
+def _sniffed_verdict(path: str) -> str:
+    """Let Pillow, restricted to our formats, read the header: the same test `load_rgb` starts with.
+
+    A file that merely starts like an image but whose header is broken is skipped here with the same
+    reason as any other non-image; with no extension there is nothing else to say it was meant as a photo.
+    """
+    try:
+        file = open(path, "rb")
+    except OSError as err:
+        return f"cannot read file ({err.strerror or err})"
+    try:
+        with file, Image.open(file, formats=_PILLOW_FORMATS):
+            return _IMAGE
+    except Image.DecompressionBombError:  # only if other code re-enabled Pillow's limit: still an image
+        return _IMAGE
+    except _PILLOW_ERRORS:  # UnidentifiedImageError is an OSError
+        return _NOT_AN_IMAGE_WITHOUT_EXTENSION
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """The images `scan_images` finds under `folder` (recursive, sorted); for callers that need no report."""
+    return scan_images(folder).images
 
 
 def _check_model_size(size: int) -> None:
@@ -238,13 +409,17 @@ def _identify(file: BinaryIO, path: str | os.PathLike) -> Image.Image:
 
 
 def _check_pixel_count(img: Image.Image, path: str | os.PathLike, max_pixels: int) -> None:
-    """Refuse decompression bombs from the header size, before decoding allocates anything."""
+    """Refuse decompression bombs from the header size, before decoding allocates anything.
+
+    The message gives the whole megapixel count the user would pass to let this very image through.
+    """
     width, height = img.size
     pixels = width * height
     if pixels > max_pixels:
+        needed = -(-pixels // 1_000_000)  # ceiling: the smallest whole --max-megapixels that admits it
         reason = (
             f"image is {width}x{height} = {pixels / 1e6:.1f} MP, above the {max_pixels / 1e6:g} MP limit; "
-            "pass a larger max_pixels if intended"
+            f"pass {MAX_MEGAPIXELS_OPTION} {needed} (or more) if intended"
         )
         raise ImageLoadError(path, reason)
     if pixels == 0:
@@ -274,10 +449,13 @@ def _apply_exif_orientation(img: Image.Image, path: str | os.PathLike) -> None:
 
 
 def _pillow_bomb_error(path: str | os.PathLike, err: Exception) -> ImageLoadError:
-    """Pillow's hard limit fired before ours could: say which knob to turn as well."""
+    """Pillow's own limit can only fire if other code in the process set ``PIL.Image.MAX_IMAGE_PIXELS`` again.
+
+    Still an `ImageLoadError` (one bad file must not stop a batch), and the reason says where the limit is.
+    """
     reason = (
-        f"Pillow refused the image as a possible decompression bomb ({err}); "
-        "raise PIL.Image.MAX_IMAGE_PIXELS as well as max_pixels if intended"
+        f"Pillow refused the image as a possible decompression bomb ({err}); PIL.Image.MAX_IMAGE_PIXELS was "
+        f"set by other code in this process, so {MAX_MEGAPIXELS_OPTION} cannot lift it"
     )
     return ImageLoadError(path, reason)
 

@@ -20,50 +20,18 @@ Why this shape:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-
 import numpy as np
 
 from training.backbone_weights import WeightsNotFoundError, missing_imagenet_message, resolve_weights
+from training.errors import InputError
 from training.keras_setup import keras, tf
+from training.model_spec import ModelSpec
 
 SCORE_MAX = 5.0
 BACKBONE_NAME = "backbone"
 CALIBRATION_LAYER = "calibration"
 LOGIT_LAYER = "quality_logit"
 FEATURE_NORM_LAYER = "feature_norm"
-
-#: Cut before Conv_1: the last layer kept. Its output (112 channels at alpha 0.35) is always one tap.
-DEFAULT_CUT = "block_16_project_BN"
-DEFAULT_TAPS = ("block_5_add", "block_9_add", "block_12_add", "block_15_add")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything that fixes the network's architecture (saved with every run)."""
-
-    alpha: float = 0.35
-    cut_layer: str = DEFAULT_CUT
-    taps: tuple[str, ...] = DEFAULT_TAPS
-    dropout: float = 0.25
-    std_pooling: bool = True
-    extra: dict = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["taps"] = list(self.taps)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelSpec:
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"model spec has settings this version of iqlite does not know: {', '.join(unknown)}"
-                             " (made by another version? retrain, or use that version)")
-        d = dict(d)
-        d["taps"] = tuple(d.get("taps", DEFAULT_TAPS))
-        return cls(**d)
-
 
 @keras.utils.register_keras_serializable(package="iqlite")
 class GlobalStdPooling2D(keras.layers.Layer):
@@ -103,11 +71,11 @@ def build_backbone(spec: ModelSpec, weights: str | None) -> keras.Model:
     names = [layer.name for layer in full.layers]
     for name in (*spec.taps, spec.cut_layer):
         if name not in names:
-            raise ValueError(f"layer {name!r} is not in MobileNetV2; choose from e.g. {', '.join(names[-12:])}")
+            raise InputError(f"layer {name!r} is not in MobileNetV2; choose from e.g. {', '.join(names[-12:])}")
     cut_index = names.index(spec.cut_layer)
     late = [t for t in spec.taps if names.index(t) > cut_index]
     if late:
-        raise ValueError(f"taps {late} come after the cut layer {spec.cut_layer!r}")
+        raise InputError(f"taps {late} come after the cut layer {spec.cut_layer!r}")
     outputs = [full.get_layer(t).output for t in spec.taps if t != spec.cut_layer]
     outputs.append(full.get_layer(spec.cut_layer).output)
     return keras.Model(full.input, outputs, name=BACKBONE_NAME)
@@ -162,7 +130,7 @@ def unfreeze_top(model: keras.Model, from_layer: str) -> int:
     backbone = backbone_of(model)
     names = [layer.name for layer in backbone.layers]
     if from_layer not in names:
-        raise ValueError(f"--fine-tune-from {from_layer!r} is not a backbone layer (e.g. block_13_expand)")
+        raise InputError(f"--fine-tune-from {from_layer!r} is not a backbone layer (e.g. block_13_expand)")
     backbone.trainable = True
     start = names.index(from_layer)
     count = 0

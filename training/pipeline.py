@@ -14,6 +14,7 @@ Run folder layout (what a user gets):
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from training import atomic
 from training.config import TrainConfig
 from training.dataset import ImageSet, Skipped, load_image_set, split_train_val, write_skip_report
 from training.evaluate import evaluate_set
+from training.images import DEFAULT_MAX_PIXELS
 from training.keras_setup import keras
 from training.rating_tables import RatingTable
 from training.train import TrainingRun
@@ -43,6 +45,7 @@ def train_from_table(
     resume: bool = True,
     progress: bool = True,
     log=print,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> TrainResult:
     """Load, split, train, calibrate, evaluate and write everything into `run_dir`."""
     run_dir = Path(run_dir)
@@ -52,7 +55,7 @@ def train_from_table(
                "votes": table.vote_count_summary()}
     atomic.write_json(run_dir / "ratings_summary.json", summary)
     log(_describe_table(table))
-    data, skipped = load_image_set(table, images_dir, config.image_size, progress=progress)
+    data, skipped = load_image_set(table, images_dir, config.image_size, progress=progress, max_pixels=max_pixels)
     write_skip_report(skipped, run_dir / "skipped.csv")
     _log_skipped(skipped, run_dir / "skipped.csv", log)
     train_idx, val_idx = split_train_val(len(data), data.groups, config.val_fraction, config.seed)
@@ -69,8 +72,34 @@ def train_from_table(
     }
     atomic.write_json(run_dir / "metrics.json", result)
     log(format_metrics(val_metrics, "validation"))
+    warning = small_set_warning(val_metrics["n"], "validation")
+    if warning:
+        log(warning)
     log(f"wrote {run_dir}/model.keras, metrics.json, validation/scatter.png, validation/histogram.png")
     return TrainResult(model, result, run_dir)
+
+
+#: Below this many photos an SRCC says little: its 95% interval is wider than about +-0.3.
+RELIABLE_METRIC_PHOTOS = 50
+
+
+def srcc_interval_halfwidth(n: int) -> float:
+    """Approximate half-width of the 95% interval of an SRCC measured on `n` photos (Fisher z, Bonett-Wright
+    variance 1.06/(n-3)), at a true SRCC near 0.7; how much a reported number can move by chance."""
+    if n <= 3:
+        return math.inf
+    z, se = math.atanh(0.7), 1.96 * math.sqrt(1.06 / (n - 3))
+    return (math.tanh(z + se) - math.tanh(z - se)) / 2
+
+
+def small_set_warning(n: int, label: str) -> str | None:
+    """A warning line when `n` photos are too few for the metrics to mean much, else None."""
+    if n >= RELIABLE_METRIC_PHOTOS:
+        return None
+    width = srcc_interval_halfwidth(n)
+    spread = "any value is possible" if math.isinf(width) else f"its 95% interval is about +-{width:.2f}"
+    return (f"warning: only {n} {label} photos: their SRCC means little ({spread}); rate more photos, or use "
+            f"--val-fraction to hold out more")
 
 
 def format_metrics(m: dict, label: str) -> str:
@@ -87,7 +116,9 @@ def format_metrics(m: dict, label: str) -> str:
 def _describe_table(table: RatingTable) -> str:
     v = table.vote_count_summary()
     low, high = table.score_range
-    text = f"{table.path}: {len(table.items)} rated images ({table.kind} table, range {low:g}–{high:g} -> 0–5)"
+    text = (f"{table.path}: {len(table.items)} rated images ({table.kind} table, "
+            f"{'votes' if table.kind == 'votes' else 'scores'} from column {table.score_column!r}, "
+            f"range {low:g}–{high:g} -> 0–5)")
     if table.kind == "votes":
         text += f"; votes per image min {v['min']}, median {v['median']:g}, max {v['max']} ({v['votes_total']} in all)"
     return text

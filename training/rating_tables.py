@@ -7,7 +7,13 @@ once here with `training.score_scale.to_stars`, so nothing downstream needs to k
 
 Rating tables are hand-edited and exported from spreadsheets, so the reader is strict and loud: every
 problem in the file is collected and reported at once, with the row number a spreadsheet shows (header is
-row 1), instead of failing on the first one or silently dropping, clipping or averaging bad rows.
+row 1), instead of failing on the first one or silently dropping, clipping or averaging bad rows. For the
+same reason nothing is guessed: two columns that could both be the score (say `score` and `mos`) are refused
+rather than one picked by a fixed preference, and a table whose scores are all equal is refused rather than
+trained on (it has no order to learn, and training would only report an SRCC of nan at the end).
+
+Image paths are normalised before they are compared (see `normalize_image_path`), so `./a.png` and `a.png`
+are one image: a duplicate in a MOS table, one pool of votes in a crowd table.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import posixpath
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.score_scale import to_stars
+from training.errors import InputError
+from training.score_scale import from_stars, to_stars
 
 IMAGE_COLUMNS = ("image", "path", "file", "filename", "image_name", "image_path", "img")
 SCORE_COLUMNS = ("mos", "score", "rating", "vote", "label", "quality")
@@ -46,7 +54,7 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+")
 class RatedImage:
     """One image with its human score on the 0–5 star scale."""
 
-    image: str  # path exactly as written in the table (relative to the images folder, or absolute)
+    image: str  # path as written in the table after `normalize_image_path` (relative to the images folder, or absolute)
     score: float  # 0–5 stars
     n_votes: int  # 1 for a MOS row unless the table has a count column; number of votes for crowd tables
     score_std: float | None  # std of the votes on the 0–5 scale (crowd, or a MOS std column), else None
@@ -61,6 +69,12 @@ class RatingTable:
     kind: str  # "mos" or "votes"
     items: list[RatedImage]  # in first-appearance order
     score_range: tuple[float, float]
+    # The header names the values were read from, as spelled in the file (so a log can say "scores from
+    # column 'mos'" and a user can see what was found automatically). Defaults for tables built in code.
+    image_column: str = "image"
+    score_column: str = "score"
+    rater_column: str | None = None  # set for a votes table
+    group_column: str | None = None  # None: no group column, every image is its own group
 
     def vote_count_summary(self) -> dict:
         """How many votes back each score: a score from 2 votes is much noisier than one from 30.
@@ -81,8 +95,10 @@ class RatingTable:
         }
 
 
-class RatingTableError(ValueError):
+class RatingTableError(InputError):
     """A rating table that cannot be trusted, with every problem found in it.
+
+    An `InputError` (so the command lines print it as one line and exit 2, and it is still a ValueError).
 
     The message names the file and lists the first problems with their spreadsheet row numbers, so the
     person fixing the file can go straight to them; `problems` holds the full list.
@@ -164,9 +180,16 @@ def _read_rows(path: Path, problems: _Problems) -> tuple[list[str], list[tuple[i
 
 def _find_column(
     header: list[str], explicit: str | None, candidates: Sequence[str], role: str, argument: str,
-    required: bool, problems: _Problems,
+    required: bool, problems: _Problems, *, option: str | None = None,
 ) -> int | None:
-    """Index of a column given by name (exact, else case-insensitive) or auto-detected from candidates."""
+    """Index of a column given by name (exact, else case-insensitive) or auto-detected from candidates.
+
+    Candidates match whole header names, case-insensitively (so `mos_std` is no `mos` candidate). When the
+    column can be named by the caller (`argument`) and two different candidates are in the header, the
+    column is ambiguous and reported, naming `option` (the command-line flag, when there is one) as the fix:
+    preferring one by a fixed order would silently train on whichever a spreadsheet happened to contain.
+    A column nobody can choose (`argument` empty, e.g. the optional std column) keeps the candidate order.
+    """
     available = ", ".join(repr(h) for h in header if h)
     lowered = [h.lower() for h in header]
     if explicit is not None:
@@ -177,9 +200,16 @@ def _find_column(
             problems.add(0, f"{role} column {explicit!r} ({argument}=) not found; available columns: {available}")
             return None
     else:
+        found = [i for i, h in enumerate(lowered) if h in candidates]
+        if argument and len({lowered[i] for i in found}) > 1:
+            shown = ", ".join(repr(header[i]) for i in found)
+            how = f"{option} NAME ({argument}= from Python)" if option else f"{argument}=NAME"
+            problems.add(0, f"{len(found)} columns could be the {role} column: {shown}; pass {how} to say "
+                            "which one to use")
+            return None
         matches = []
         for name in candidates:
-            matches = [i for i, h in enumerate(lowered) if h == name]
+            matches = [i for i in found if lowered[i] == name]
             if matches:
                 break
         if not matches:
@@ -191,6 +221,54 @@ def _find_column(
         problems.add(0, f"{role} column {header[matches[0]]!r} appears {len(matches)} times in the header")
         return None
     return matches[0]
+
+
+def normalize_image_path(name: str) -> str:
+    """The one spelling of an image path, so two spellings of one file cannot pass as two images.
+
+    Tables are typed by hand and pasted from file managers, so one photo shows up as `a.png`, `./a.png`,
+    `sub//a.png` or `sub\\a.png`. Left alone, a MOS table could rate one photo twice without the duplicate
+    check noticing, and a crowd table would split its votes over two "images" (and let one rater vote twice).
+
+    - `\\` becomes `/`. Windows tools (Excel, Explorer's "copy as path") write backslashes; on Windows they
+      are the separator anyway, so nothing changes there. On Linux/macOS a backslash is a legal file name
+      character, so a photo literally named `sub\\a.png` is then looked up as `sub/a.png` (and reported as
+      missing in skipped.csv). Such names are far rarer than tables made on Windows, which would otherwise
+      lose every photo in a subfolder.
+    - `posixpath.normpath` then drops `.` parts, repeated and trailing slashes, and folds `x/..` lexically:
+      `a/../b` becomes `b`. That differs from what the file system does only when `a` is a symlink to
+      another folder; a table that relies on it is unusual enough to accept.
+    - Case is kept: `A.png` and `a.png` are different files on Linux.
+    """
+    if not name:
+        return name
+    return posixpath.normpath(name.replace("\\", "/"))
+
+
+def _spellings(written: Sequence[str]) -> str:
+    """' (written as ...)' when rows spell one image differently, so the user sees why they collide."""
+    distinct = list(dict.fromkeys(written))
+    if len(distinct) < 2:
+        return ""
+    return " (written as " + ", ".join(repr(w) for w in distinct[:-1]) + f" and {distinct[-1]!r})"
+
+
+def check_score_range(score_range: Sequence[float]) -> tuple[float, float]:
+    """`(low, high)` as floats, or InputError: the range usually comes from `--score-range LOW HIGH`.
+
+    A reversed, empty or infinite range would map every score to garbage, so it is refused before the
+    file is read, as a mistake in the options rather than in the table.
+    """
+    try:
+        low, high = (float(x) for x in score_range)
+    except (TypeError, ValueError):
+        raise InputError(f"score range (--score-range LOW HIGH) must be two numbers, got {score_range!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InputError(f"score range (--score-range LOW HIGH) must be finite, got {_fmt(low)} {_fmt(high)}")
+    if high <= low:
+        raise InputError(f"score range (--score-range LOW HIGH) needs high > low, got {_fmt(low)} {_fmt(high)}; "
+                         "it is the range the table's scores or votes are on, e.g. 0 100 or 1 5")
+    return low, high
 
 
 def _cell(cells: list[str], index: int | None) -> str:
@@ -262,12 +340,15 @@ def read_ratings(
     `score_range` is the range the table's scores/votes are declared on (LIVE-C MOS: (0, 100); binary
     votes: (0, 1), which also accepts good/bad, yes/no, true/false, pass/fail; Likert: (1, 5)). A rater
     column (given, or named rater, rater_id, worker, worker_id, annotator or user) makes it a votes table,
-    one row per vote; otherwise it is a MOS table, one row per image. Raises RatingTableError listing every
-    problem in the file; ValueError for an unusable `score_range`.
+    one row per vote; otherwise it is a MOS table, one row per image. Columns not given are found by name
+    (see `_find_column`); two candidates for one column are refused, never guessed. Image paths are
+    normalised (`normalize_image_path`) before duplicates are looked for.
+
+    Raises RatingTableError (an InputError) listing every problem in the file, including a table whose
+    scores are all equal; InputError for an unusable `score_range`, before the file is read.
     """
     path = Path(path)
-    low, high = float(score_range[0]), float(score_range[1])
-    to_stars(0.0, low, high)  # validates the range before the file is read: a caller error, not a file one
+    low, high = check_score_range(score_range)
     problems = _Problems()
     read = _read_rows(path, problems)
     if read is None:
@@ -275,20 +356,17 @@ def read_ratings(
     assert read is not None
     header, rows, delimiter = read
 
-    rater_idx: int | None = None
-    if rater_column is not None:
-        rater_idx = _find_column(header, rater_column, RATER_COLUMNS, "rater", "rater_column", True, problems)
-    else:
-        rater_idx = _find_column(header, None, RATER_COLUMNS, "rater", "rater_column", False, problems)
+    rater_idx = _find_column(header, rater_column, RATER_COLUMNS, "rater", "rater_column", rater_column is not None,
+                             problems, option="--rater-column")
     kind = "votes" if rater_column is not None or rater_idx is not None else "mos"
     what = "vote" if kind == "votes" else "score"
 
-    image_idx = _find_column(header, image_column, IMAGE_COLUMNS, "image", "image_column", True, problems)
-    score_idx = _find_column(header, score_column, SCORE_COLUMNS, what, "score_column", True, problems)
-    if group_column is not None:
-        group_idx = _find_column(header, group_column, (), "group", "group_column", True, problems)
-    else:
-        group_idx = _find_column(header, None, (AUTO_GROUP_COLUMN,), "group", "group_column", False, problems)
+    image_idx = _find_column(header, image_column, IMAGE_COLUMNS, "image", "image_column", True, problems,
+                             option="--image-column")
+    score_idx = _find_column(header, score_column, SCORE_COLUMNS, what, "score_column", True, problems,
+                             option="--score-column")
+    group_idx = _find_column(header, group_column, () if group_column is not None else (AUTO_GROUP_COLUMN,),
+                             "group", "group_column", group_column is not None, problems, option="--group-column")
     std_idx = count_idx = None
     if kind == "mos":
         std_idx = _find_column(header, None, STD_COLUMNS, "score std", "", False, problems)
@@ -305,6 +383,7 @@ def read_ratings(
             problems.add(0, f"column {header[idx]!r} is used as both {' and '.join(roles)}")
     problems.raise_if_any(path)  # without the right columns, row-by-row checks would only add noise
 
+    assert image_idx is not None and score_idx is not None
     binary = low == 0.0 and high == 1.0
     values = _ValueReader(what, (low, high), binary and kind == "votes", delimiter != ",", problems)
     scale = 5.0 / (high - low)
@@ -314,8 +393,34 @@ def read_ratings(
     else:
         assert rater_idx is not None
         items = _read_votes(rows, image_idx, score_idx, rater_idx, group_idx, values, problems)
+    if not problems:
+        _check_scores_differ(items, kind, (low, high), header[score_idx], problems)
     problems.raise_if_any(path)
-    return RatingTable(path=path, kind=kind, items=items, score_range=(low, high))
+    return RatingTable(
+        path=path, kind=kind, items=items, score_range=(low, high), image_column=header[image_idx],
+        score_column=header[score_idx], rater_column=header[rater_idx] if rater_idx is not None else None,
+        group_column=header[group_idx] if group_idx is not None else None,
+    )
+
+
+def _check_scores_differ(items: list[RatedImage], kind: str, score_range: tuple[float, float], column: str,
+                         problems: _Problems) -> None:
+    """Refuse a table whose scores are all one value: a ranking model has no order to learn from it.
+
+    Training on it would run to the end and only then report an SRCC of nan. Usually the wrong column was
+    read, or a crowd round where everyone answered the same, so the message says which column was used.
+    Crowd tables are judged on their per-image means, which are what training sees.
+    """
+    if len(items) < 2:
+        return  # too few images is reported where the train/validation split is made
+    stars = np.array([item.score for item in items])
+    if stars.max() - stars.min() > 1e-9:  # means of different votes can differ only by rounding
+        return
+    value = float(from_stars(stars[0], *score_range))
+    what = "mean vote" if kind == "votes" else "score"
+    problems.add(0, f"all {len(items)} images have the same {what} {value:.6g} ({stars[0]:.6g} stars, from column "
+                    f"{column!r}): the model cannot learn an order from it (rate photos that differ in quality, "
+                    "or pass --score-column NAME if this is the wrong column)")
 
 
 def _read_mos(
@@ -326,12 +431,15 @@ def _read_mos(
     """One image per row; a repeated image is an error, since which of two MOS values is right is unknown."""
     items: list[RatedImage] = []
     rows_of: dict[str, list[int]] = {}
+    written_as: dict[str, list[str]] = {}
     for row, cells in rows:
-        image = _cell(cells, image_idx)
+        written = _cell(cells, image_idx)
+        image = normalize_image_path(written)
         if not image:
             problems.add(row, f"row {row}: image is empty")
         else:
             rows_of.setdefault(image, []).append(row)
+            written_as.setdefault(image, []).append(written)
         score = values.read(row, _cell(cells, score_idx))
 
         std: float | None = None
@@ -359,7 +467,7 @@ def _read_mos(
     for image, image_rows in rows_of.items():
         if len(image_rows) > 1:
             verb = "both rate" if len(image_rows) == 2 else "all rate"
-            problems.add(image_rows[0], f"{_rows_phrase(image_rows)} {verb} {image!r}")
+            problems.add(image_rows[0], f"{_rows_phrase(image_rows)} {verb} {image!r}{_spellings(written_as[image])}")
     return items
 
 
@@ -369,10 +477,11 @@ def _read_votes(
 ) -> list[RatedImage]:
     """One vote per row, pooled per image; a rater voting twice on an image is an error, never averaged."""
     votes_of: dict[str, list[float]] = {}
-    rater_row: dict[tuple[str, str], int] = {}
+    rater_row: dict[tuple[str, str], tuple[int, str]] = {}
     group_of: dict[str, tuple[str, int]] = {}
     for row, cells in rows:
-        image = _cell(cells, image_idx)
+        written = _cell(cells, image_idx)
+        image = normalize_image_path(written)
         rater = _cell(cells, rater_idx)
         if not image:
             problems.add(row, f"row {row}: image is empty")
@@ -391,10 +500,11 @@ def _read_votes(
                 problems.add(first_row, f"rows {first_row} and {row} put {image!r} in different groups "
                                         f"{first_group!r} and {group!r}")
         if rater:
-            first = rater_row.setdefault((image, rater), row)
+            first, first_written = rater_row.setdefault((image, rater), (row, written))
             if first != row:
-                problems.add(first, f"rows {first} and {row}: rater {rater!r} voted twice on {image!r} "
-                                    "(duplicate votes are not averaged; remove one)")
+                problems.add(first, f"rows {first} and {row}: rater {rater!r} voted twice on {image!r}"
+                                    f"{_spellings([first_written, written])} (duplicate votes are not averaged; "
+                                    "remove one)")
                 continue
         if vote is not None:
             votes_of[image].append(vote)

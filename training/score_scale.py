@@ -13,6 +13,8 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
+from training.errors import InputError
+
 STAR_MIN, STAR_MAX = 0.0, 5.0
 GOOD_THRESHOLD = 2.5  # score >= 2.5 counts as a "good" photo (AUC, "please retake" prompts)
 
@@ -21,9 +23,9 @@ def _check_range(low: float, high: float) -> tuple[float, float]:
     """A reversed, empty or infinite range would silently turn every score into garbage, so refuse it."""
     low, high = float(low), float(high)
     if not (math.isfinite(low) and math.isfinite(high)):
-        raise ValueError(f"score range must be finite, got {low:g}–{high:g}")
+        raise InputError(f"score range must be finite, got {low:g}–{high:g}")
     if high <= low:
-        raise ValueError(f"score range needs high > low, got {low:g}–{high:g}")
+        raise InputError(f"score range needs high > low, got {low:g}–{high:g}")
     return low, high
 
 

@@ -27,6 +27,7 @@ from scipy import optimize
 from training import atomic, metrics
 from training.config import TrainConfig
 from training.dataset import ImageSet
+from training.errors import UserError
 from training.evaluate import predict_scores
 from training.keras_setup import keras, tf
 from training.model import (
@@ -40,7 +41,7 @@ from training.model import (
     set_linear_head,
     unfreeze_top,
 )
-from training.ridge_head import fit_ridge_head
+from training.ridge_head import cross_validated_penalty, fit_ridge_head
 
 PHASES = ("head", "fine_tune")
 STATE_FILE = "state.json"
@@ -48,7 +49,7 @@ BEST_DIR = "best"  # weights of the best epoch so far, as TF checkpoints (matche
 MODEL_FILE = "model.keras"
 
 
-class RunMismatchError(RuntimeError):
+class RunMismatchError(UserError, RuntimeError):
     """The run folder holds a run with a different configuration; resuming it would mix two runs."""
 
 
@@ -182,14 +183,37 @@ class TrainingRun:
             self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
             self.state.save(self.dir / STATE_FILE)
         self._restore_best(model)
-        slope, offset = fit_calibration(model, self.val, cfg.batch_size)
+        calibration_set, where = self._calibration_photos()
+        slope, offset = fit_calibration(model, calibration_set, cfg.batch_size)
         set_calibration(model, slope, offset)
         self.log(f"best validation SRCC {self.state.best_srcc:.4f} at {self.state.best_epoch};"
-                 f" spread calibration: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
+                 f" spread calibration on {where}: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
         with atomic.atomic_path(self.dir / MODEL_FILE) as tmp:
             model.save(str(tmp))
         self._write_history()
         return model
+
+    def _validation_is_small(self) -> bool:
+        return len(self.val) < self.config.min_validation_photos
+
+    def _calibration_photos(self) -> tuple[ImageSet, str]:
+        """The photos the spread calibration is fitted on, and how to name them in the log.
+
+        Validation photos normally: they are the ones the model did not learn from. A small or narrow
+        validation set cannot carry it: fitted on one scene of 29 photos, the calibration once pushed every
+        other scene to the top of the scale. Then training and validation photos are used together (two
+        parameters of a monotone map on in-sample scores, a small optimism against a wrecked spread).
+        """
+        val_std = float(np.std(self.val.scores)) if len(self.val) else 0.0
+        train_std = float(np.std(self.train.scores))
+        narrow = val_std < 0.5 * train_std
+        if not self._validation_is_small() and not narrow:
+            return self.val, f"{len(self.val)} validation photos"
+        why = (f"only {len(self.val)} validation photos (< {self.config.min_validation_photos})"
+               if self._validation_is_small() else
+               f"validation scores are narrow (std {val_std:.2f} vs {train_std:.2f} in training)")
+        both = concat_sets(self.train, self.val)
+        return both, f"all {len(both)} photos, because {why}"
 
     def record_epoch(self, model: keras.Model, phase: str, epoch: int, loss: float, seconds: float) -> bool:
         """Validation metrics into the history; keep the weights if this is the best SRCC so far."""
@@ -221,11 +245,27 @@ class TrainingRun:
                                   predict_scores(features, self.train.images[:, :, ::-1], cfg.batch_size, flat=False)])
         train_y = np.concatenate([self.train.scores, self.train.scores])
         val_x = predict_scores(features, self.val.images, cfg.batch_size, flat=False)
-        head = fit_ridge_head(train_x, train_y, val_x, self.val.scores, cfg.ridge_penalties)
+        penalties = cfg.ridge_penalties
+        if self._validation_is_small():
+            penalties = self._cross_validated_penalties(train_x)
+        head = fit_ridge_head(train_x, train_y, val_x, self.val.scores, penalties)
         set_linear_head(model, head.mean, head.variance, head.weights, head.bias)
         train_mse = float(np.mean((head.scores(train_x) - train_y) ** 2))
         self.log(f"  ridge penalty {head.penalty:g} (validation SRCC {head.val_srcc:.4f})")
         self.record_epoch(model, "head", 1, train_mse, time.time() - started)
+
+    def _cross_validated_penalties(self, train_x: np.ndarray) -> tuple[float, ...]:
+        """The penalty chosen by grouped cross-validation on the training photos (rows: photos, then mirrors)."""
+        cfg, n = self.config, len(self.train)
+        try:
+            penalty, cv_srcc = cross_validated_penalty(train_x[:n], train_x[n:], self.train.scores, self.train.groups,
+                                                       cfg.ridge_penalties, seed=cfg.seed)
+        except ValueError as err:  # too few photos or groups even for that: keep the validation choice
+            self.log(f"  ridge penalty chosen on {len(self.val)} validation photos ({err})")
+            return cfg.ridge_penalties
+        self.log(f"  {len(self.val)} validation photos are too few to choose the ridge penalty: chosen by 5-fold"
+                 f" cross-validation on the {n} training photos (mean SRCC {cv_srcc:.4f})")
+        return (penalty,)
 
     def _fine_tune(self, model: keras.Model) -> None:
         """Phase 2: top blocks and head on random crops, low learning rate, BatchNorm frozen."""
@@ -258,6 +298,12 @@ class TrainingRun:
         atomic.write_csv(self.dir / "history.csv", keys, [[h[k] for k in keys] for h in self.state.history])
 
 
+def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
+    """Two image sets as one (for fits that need every photo)."""
+    return ImageSet(images=np.concatenate([a.images, b.images]), scores=np.concatenate([a.scores, b.scores]),
+                    names=a.names + b.names, groups=a.groups + b.groups)
+
+
 def _remove_checkpoint(prefix: str) -> None:
     """Delete the files of a superseded checkpoint (its .index and .data-* shards)."""
     if prefix:
@@ -266,7 +312,8 @@ def _remove_checkpoint(prefix: str) -> None:
 
 
 def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> tuple[float, float]:
-    """Least-squares fit of slope and offset so 5*sigmoid(slope*z + offset) matches validation scores.
+    """Least-squares fit of slope and offset so 5*sigmoid(slope*z + offset) matches the scores of `val`
+    (the validation photos, or every photo when those are too few: `TrainingRun._calibration_photos`).
 
     Monotone (slope > 0), so it never changes the ranking (SRCC); it widens or shifts the band the scores
     use, which light models tend to squeeze. Falls back to identity when validation data can't support it.

@@ -31,6 +31,8 @@ from training.rating_tables import (
     _Problems,
     _read_rows,
     _ValueReader,
+    check_score_range,
+    normalize_image_path,
 )
 from training.score_scale import to_stars
 
@@ -88,17 +90,19 @@ def read_votes(path: str | os.PathLike, score_range: tuple[float, float], *, ima
                rater_column: str | None = None, vote_column: str | None = None) -> CrowdVotes:
     """Read a long-format votes CSV; raises `training.rating_tables.RatingTableError` listing every problem."""
     path = Path(path)
-    low, high = float(score_range[0]), float(score_range[1])
-    to_stars(0.0, low, high)  # a bad range is the caller's error, before the file is read
+    low, high = check_score_range(score_range)  # a bad range is the caller's error, before the file is read
     problems = _Problems()
     read = _read_rows(path, problems)
     problems.raise_if_any(path)
     assert read is not None
     header, rows, delimiter = read
     col = {
-        "image": _find_column(header, image_column, IMAGE_COLUMNS, "image", "image_column", True, problems),
-        "rater": _find_column(header, rater_column, RATER_COLUMNS, "rater", "rater_column", True, problems),
-        "vote": _find_column(header, vote_column, SCORE_COLUMNS, "vote", "vote_column", True, problems),
+        "image": _find_column(header, image_column, IMAGE_COLUMNS, "image", "image_column", True, problems,
+                              option="--image-column"),
+        "rater": _find_column(header, rater_column, RATER_COLUMNS, "rater", "rater_column", True, problems,
+                              option="--rater-column"),
+        "vote": _find_column(header, vote_column, SCORE_COLUMNS, "vote", "vote_column", True, problems,
+                             option="--vote-column"),
         "task": _find_column(header, None, TASK_COLUMNS, "task", "", False, problems),
         "time": _find_column(header, None, TIME_COLUMNS, "time", "", False, problems),
         "gold": _find_column(header, None, GOLD_COLUMNS, "gold", "", False, problems),
@@ -118,6 +122,7 @@ def read_votes(path: str | os.PathLike, score_range: tuple[float, float], *, ima
     shown: dict[tuple[str, str], list[tuple[int, bool]]] = defaultdict(list)
     for row, cells in rows:
         image, rater = cell(cells, "image"), cell(cells, "rater")
+        image = normalize_image_path(image) if image else image  # ./a.png and a.png are one photo
         if not image:
             problems.add(row, f"row {row}: image is empty")
         if not rater:

@@ -1,0 +1,43 @@
+"""The architecture settings of the quality regressor, as data: TensorFlow-free, so configs and `--help` load fast.
+
+`training.model` builds the network from a `ModelSpec`; every run saves its spec in config.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from training.errors import InputError
+
+__all__ = ["DEFAULT_CUT", "DEFAULT_TAPS", "ModelSpec"]
+
+#: Cut before Conv_1: the last layer kept. Its output (112 channels at alpha 0.35) is always one tap.
+DEFAULT_CUT = "block_16_project_BN"
+DEFAULT_TAPS = ("block_5_add", "block_9_add", "block_12_add", "block_15_add")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that fixes the network's architecture (saved with every run)."""
+
+    alpha: float = 0.35
+    cut_layer: str = DEFAULT_CUT
+    taps: tuple[str, ...] = DEFAULT_TAPS
+    dropout: float = 0.25
+    std_pooling: bool = True
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["taps"] = list(self.taps)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ModelSpec:
+        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise InputError(f"model spec has settings this version of iqlite does not know: {', '.join(unknown)}"
+                             " (made by another version? retrain, or use that version)")
+        d = dict(d)
+        d["taps"] = tuple(d.get("taps", DEFAULT_TAPS))
+        return cls(**d)
