@@ -120,9 +120,9 @@ def test_main_job_without_data_trains_on_the_embedded_sample_set(tmp_path, capsy
     out = tmp_path / "demo"
     assert cli.main(["train", "--out", str(out), *SMOKE_ARGS]) == 0
     printed = capsys.readouterr().out
-    assert "embedded sample set" in printed and "votes per image min 20" in printed
+    assert "embedded sample set" in printed and "votes per image min 30" in printed
     summary = json.loads((out / "ratings_summary.json").read_text())
-    assert summary["kind"] == "votes" and summary["votes"]["min"] == 20
+    assert summary["kind"] == "votes" and summary["votes"]["min"] == 30
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["images"]["skipped"] == 0 and metrics["images"]["used"] > 100
     split = (out / "split.csv").read_text().splitlines()[1:]

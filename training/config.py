@@ -12,8 +12,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field, replace
 
-from training.errors import InputError
-from training.model_spec import ModelSpec
+from training.model_spec import ModelSpec, known_settings
 
 
 @dataclass(frozen=True)
@@ -46,11 +45,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"training config has settings this version of iqlite does not know: "
-                             f"{', '.join(unknown)} (made by another version? retrain, or use that version)")
-        d = dict(d)
+        d = known_settings(cls, d, "training config")
         d["model"] = ModelSpec.from_dict(d.get("model", {}))
         d["ridge_penalties"] = tuple(d.get("ridge_penalties", cls.ridge_penalties))
         return cls(**d)

@@ -9,7 +9,17 @@ from dataclasses import asdict, dataclass, field
 
 from training.errors import InputError
 
-__all__ = ["DEFAULT_CUT", "DEFAULT_TAPS", "ModelSpec"]
+__all__ = ["DEFAULT_CUT", "DEFAULT_TAPS", "ModelSpec", "known_settings"]
+
+
+def known_settings(cls: type, d: dict, what: str) -> dict:
+    """A copy of `d` if every key is a field of the dataclass `cls`; else InputError naming the unknown ones
+    (a run folder written by another iqlite version must not be half-understood)."""
+    unknown = sorted(set(d) - set(cls.__dataclass_fields__))
+    if unknown:
+        raise InputError(f"{what} has settings this version of iqlite does not know: {', '.join(unknown)}"
+                         " (made by another version? retrain, or use that version)")
+    return dict(d)
 
 #: Cut before Conv_1: the last layer kept. Its output (112 channels at alpha 0.35) is always one tap.
 DEFAULT_CUT = "block_16_project_BN"
@@ -34,10 +44,6 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, d: dict) -> ModelSpec:
-        unknown = sorted(set(d) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise InputError(f"model spec has settings this version of iqlite does not know: {', '.join(unknown)}"
-                             " (made by another version? retrain, or use that version)")
-        d = dict(d)
+        d = known_settings(cls, d, "model spec")
         d["taps"] = tuple(d.get("taps", DEFAULT_TAPS))
         return cls(**d)
