@@ -52,14 +52,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _command(sub: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that also accepts --verbose after its name (`... score --verbose`), not only before it."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="also show the native start-up messages of TensorFlow and LiteRT")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m export", description="Export and run iqlite .tflite models.")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's and LiteRT's native messages (converter, delegates)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser(
-        "tflite",
+    t = _command(
+        sub, "tflite",
         help="convert a training run's model.keras to an int8 .tflite (uint8 image in, uint8 score out)",
         description=(
             "Convert a trained run to a full-integer int8 .tflite with a fixed input of one SxSx3 uint8 image. "
@@ -97,8 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--license", default=DEFAULT_LICENSE,
                    help="licence in the metadata (training data may impose another than the project's)")
 
-    s = sub.add_parser(
-        "score",
+    s = _command(
+        sub, "score",
         help="score photos with a .tflite model into a CSV (path,score,stars,error[,reasons])",
         description=(
             "Score image files and folders (searched recursively) with a .tflite model. Writes one CSV row per "
@@ -121,8 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    i = sub.add_parser(
-        "info",
+    i = _command(
+        sub, "info",
         help="show a .tflite model's embedded metadata and its input/output tensors",
         description=(
             "Print what a .tflite model says about itself: the embedded TFLite metadata (name, version, "
@@ -133,8 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", type=Path, metavar="MODEL.tflite", help="the model file")
     i.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
-    g = sub.add_parser(
-        "golden",
+    g = _command(
+        sub, "golden",
         help="record a model's outputs on the golden images (what tests and apps must reproduce exactly)",
         description=(
             "Draw the golden images (export/golden.py: formula-made PNGs) into --images and write, for each, the "
@@ -148,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from export.phone_bench import BINARY_HELP, DELEGATES
 
-    b = sub.add_parser(
-        "bench",
+    b = _command(
+        sub, "bench",
         help="latency and memory on Android phones over adb, with TFLite's benchmark_model",
         description=(
             "Benchmark a .tflite model on every connected Android device (or --serial ones): read the device facts "
@@ -177,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--connect", action="append", default=[], metavar="HOST:PORT",
                    help="`adb connect` to this address first (wireless debugging); repeatable")
 
-    n = sub.add_parser(
-        "nima",
+    n = _command(
+        sub, "nima",
         help="export a NIMA baseline run (python -m training nima) to int8 .tflite (outputs: mean and std)",
         description=(
             "Rebuild a NIMA baseline run's model (its frozen backbone from config.json, its head from "
@@ -191,8 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--run", type=Path, required=True, help="folder written by python -m training nima")
     n.add_argument("--images", type=Path, help="folder the run's image paths are relative to")
     n.add_argument("--out", type=Path, required=True, help=".tflite file to write")
-    w = sub.add_parser(
-        "web",
+    w = _command(
+        sub, "web",
         help="build the browser demo (web_demo/) with a model into a static folder",
         description=(
             "Copy the page (web_demo/), LiteRT.js and its WASM files (from web_demo/node_modules: run `npm ci` "
@@ -205,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 .tflite model (uint8 [1,S,S,3] in); default: the shipped model")
     w.add_argument("--out", type=Path, required=True, help="folder to build the page into")
 
-    m = sub.add_parser(
-        "summary",
+    m = _command(
+        sub, "summary",
         help="say in a few lines what a run produced: model, accuracy on held-out photos, int8 parity, files",
         description=(
             "Read a run folder's metrics.json, the exported model's report (MODEL.json) and the scores CSV, and "
@@ -220,8 +228,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", type=Path, help="the exported .tflite (default: RUN_DIR/iqlite.tflite)")
     m.add_argument("--scores", type=Path, help="scores CSV of that model (default: RUN_DIR/scores.csv)")
 
-    v = sub.add_parser(
-        "serve",
+    v = _command(
+        sub, "serve",
         help="serve a built web demo on 127.0.0.1 (WASM MIME type, cross-origin isolation for threads)",
         formatter_class=HelpFormatter,
     )

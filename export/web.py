@@ -56,7 +56,10 @@ def model_sidecar(content: bytes) -> dict:
     """What the page needs to know about the model, from its embedded metadata and the interpreter."""
     from export.metadata import read_metadata, tensor_facts
 
-    facts = tensor_facts(content)
+    try:
+        facts = tensor_facts(content)
+    except (ValueError, RuntimeError) as err:  # passed the header check, but LiteRT cannot load it
+        raise WebBuildError(f"the model cannot be loaded: {err}") from err
     if len(facts["inputs"]) != 1 or len(facts["outputs"]) != 1:
         raise WebBuildError(f"expected one input and one output, the model has {len(facts['inputs'])} and "
                             f"{len(facts['outputs'])}")
@@ -89,9 +92,9 @@ def _wasm_files(web_demo: Path) -> list[Path]:
 
 def build_web(model: Path, out: Path, web_demo: Path = WEB_DEMO) -> dict:
     """Build the static page into `out` (replacing the files it owns there); returns the sidecar."""
-    model = Path(model)
-    if not model.is_file():
-        raise WebBuildError(f"{model}: model file not found")
+    from export.model_file import check_tflite_file
+
+    model = check_tflite_file(model)
     missing = [src for src, _ in _VENDOR if not (web_demo / src).is_file()]
     wasm = _wasm_files(web_demo)
     if missing or not wasm:

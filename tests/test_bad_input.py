@@ -243,3 +243,21 @@ def test_run_summary_says_what_came_out_and_the_parity_verdict(tmp_path: Path) -
     assert "SRCC 0.810 (float), 0.780 (int8)" in text and "MISSES its bar" in text and "--qat" in text
     assert "2 photos scored, 1 failed; 50% at 4.5 stars or more; 1 with a flaw reason" in text
     assert "FAIL" not in text
+
+
+def test_training_run_survives_odd_files_in_its_folder(rated_folder, tmp_path: Path, capsys) -> None:
+    """End to end through `python -m training train`: a non-UTF-8 name, a symlink loop, a text file and a
+    HEIC photo the table does not rate are listed in skipped.csv; the run trains on the rest."""
+    table, images = rated_folder
+    _photo(images / NON_UTF8, 9)
+    os.symlink("loop.jpg", images / "loop.jpg")  # points at itself
+    (images / "notes.txt").write_text("not a photo")
+    out = tmp_path / "run"
+    code = training_cli.main(["train", "--data", str(table), "--images", str(images), "--score-range", "0", "100",
+                              "--out", str(out), "--smoke", "--weights", "none", "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "scores from column 'mos'" in printed
+    skipped = {r["image"]: r["reason"] for r in _rows(out / "skipped.csv")}
+    assert skipped["caf\\xe9.png"] == "no rating for this image in the table"
+    assert "symlink loop" in skipped["loop.jpg"] and "notes.txt" in skipped

@@ -408,7 +408,7 @@ def test_crowd_votes_reader_refuses_two_vote_columns_too(tmp_path: Path) -> None
     with pytest.raises(RatingTableError) as info:
         read_votes(path, (0, 1))
     assert str(path) in str(info.value)
-    assert "2 columns could be the vote column: 'vote', 'score'; pass vote_column=NAME" in str(info.value)
+    assert "2 columns could be the vote column: 'vote', 'score'; pass --vote-column NAME" in str(info.value)
     assert read_votes(path, (1, 5), vote_column="score").stars.tolist() == [2.5]
 
 

@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 from export.web import WEB_DEMO, WebBuildError, build_web, make_server
+from training.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests/golden/iqlite.json"
@@ -54,7 +55,7 @@ def test_js_resize_equals_pillow(tmp_path):
 
 
 def test_build_errors(tmp_path):
-    with pytest.raises(WebBuildError, match="not found"):
+    with pytest.raises(InputError, match="missing.tflite: model file not found"):  # checked as every --model is
         build_web(tmp_path / "missing.tflite", tmp_path / "out")
     (tmp_path / "web").mkdir()
     with pytest.raises(WebBuildError, match="npm ci"):

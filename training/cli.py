@@ -57,13 +57,21 @@ def _recipe_help(text: str, field: str) -> str:
     return f"{text} (default: {default})".replace("%", "%%")
 
 
+def _command(sub: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
+    """A subcommand that also accepts --verbose after its name (`... score --verbose`), not only before it."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="also show the native start-up messages of TensorFlow and LiteRT")
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train iqlite photo quality models.")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's native start-up messages and library warnings")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser(
-        "train",
+    t = _command(
+        sub, "train",
         help="train a 0–5 quality regressor from photos and ratings (or the embedded sample set)",
         description=(
             "Train the MobileNetV2 quality regressor. Without --data it builds the embedded sample set "
@@ -100,8 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    b = sub.add_parser(
-        "baseline",
+    b = _command(
+        sub, "baseline",
         help="train the explainable feature baseline: handcrafted features + gradient-boosted trees",
         description=(
             "Compute handcrafted features of every rated photo (exposure, clipping, sharpness, noise, colour, "
@@ -124,8 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    n = sub.add_parser(
-        "nima",
+    n = _command(
+        sub, "nima",
         help="train the NIMA baseline beside the regressor head on the same frozen features, and compare",
         description=(
             "Train NIMA (a softmax over 10 rating bins, EMD loss; targets from vote histograms, or from MOS and its "
@@ -141,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--smoke", action="store_true", help="tiny images and epochs (for checks)")
     n.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    r = sub.add_parser(
-        "ratings",
+    r = _command(
+        sub, "ratings",
         help="clean raw crowd votes into scores: hidden tests, rogue raters removed, biased ones corrected",
         description=(
             "Turn long-format crowd votes (image, rater, vote; optional gold and repeat columns for hidden tests, "
