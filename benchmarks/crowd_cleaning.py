@@ -35,8 +35,8 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training import atomic  # noqa: E402
-from training.rating_tables import read_ratings  # noqa: E402
+from training.core import atomic  # noqa: E402
+from training.data.rating_tables import read_ratings  # noqa: E402
 from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores  # noqa: E402
 from training.ratings.crowd_simulation import RATER_KINDS, simulate_crowd  # noqa: E402
 from training.ratings.rater_profiles import ProfileConfig  # noqa: E402

@@ -3,7 +3,7 @@
     python benchmarks/flaw_calibration.py                      # Kodak24 from ../shared/data, about 1 minute
     python benchmarks/flaw_calibration.py --sides 384 --seeds 0  # a quicker look (not for committing)
 
-Every pristine photo is evaluated as it is and under every distortion of `training.distortions` (the
+Every pristine photo is evaluated as it is and under every distortion of `training.data.distortions` (the
 camera ones and the subject one, camouflage) at every
 level (1 barely visible .. 4 severe), at each `--sides` size (longer side in pixels; the default 768 is
 Kodak's own size, 384 a phone-thumbnail-like copy; features are measured on a copy of at most 512 px, so
@@ -24,7 +24,7 @@ The rule, per reason, in its statistic's own units, oriented so that "worse" is 
 Midpoints leave equal room on both sides; the worst pristine photo (not a percentile) is used because 24
 photos are too few to trust a tail estimate and a reason on a good photo costs the seller's trust.
 
-Writes `training/flaw_thresholds.json` (what `training.flaw_reasons` loads; commit it), and
+Writes `training/flaws/flaw_thresholds.json` (what `training.flaws.flaw_reasons` loads; commit it), and
 `benchmarks/results/flaw_calibration.json` and `.md`: each reason's calibration numbers, the firing rate
 of every reason on pristine photos and on every distortion and level (a confusion table), and which
 pristine photos fired anything (none, if the rule did its job).
@@ -45,12 +45,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.atomic import write_json, write_text  # noqa: E402
-from training.distortions import DISTORTIONS as CAMERA_DISTORTIONS  # noqa: E402
-from training.distortions import LEVELS, SUBJECT_DISTORTIONS, distort  # noqa: E402
-from training.features import photo_features  # noqa: E402
-from training.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons  # noqa: E402
-from training.images import downscale, list_images, load_rgb  # noqa: E402
+from training.core.atomic import write_json, write_text  # noqa: E402
+from training.core.images import downscale, list_images, load_rgb  # noqa: E402
+from training.data.distortions import DISTORTIONS as CAMERA_DISTORTIONS  # noqa: E402
+from training.data.distortions import LEVELS, SUBJECT_DISTORTIONS, distort  # noqa: E402
+from training.flaws.features import photo_features  # noqa: E402
+from training.flaws.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons  # noqa: E402
 
 DISTORTIONS = CAMERA_DISTORTIONS + SUBJECT_DISTORTIONS
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "kodak24"
@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="results JSON (the markdown table is written beside it, as .md)")
     parser.add_argument("--thresholds", type=Path, default=THRESHOLDS_PATH,
-                        help="thresholds JSON to write (what training.flaw_reasons loads)")
+                        help="thresholds JSON to write (what training.flaws.flaw_reasons loads)")
     parser.add_argument("--sides", type=int, nargs="+", default=[768, 384], metavar="PX",
                         help="longer side of the evaluated copies (a photo is never upscaled)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds of the random distortions")
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                 "samples": len(samples), "margin_share": MARGIN_SHARE, "date": dt.date.today().isoformat()}
     by_side = {str(side): firing_rates([s for s in samples if s[1] == side], thresholds)[0] for side in args.sides}
     write_json(args.thresholds, {
-        "about": "Flaw-reason thresholds (training/flaw_reasons.py), written by benchmarks/flaw_calibration.py; "
+        "about": "Flaw-reason thresholds (training/flaws/flaw_reasons.py), written by benchmarks/flaw_calibration.py; "
                  "values are in each statistic's units; severity is 1 at 'severe'.",
         "rule": "threshold = midpoint between the worst pristine photo and the median of the lowest distortion "
                 "level (2-4) whose median lies beyond it by a quarter of the pristine spread; where no level is, "

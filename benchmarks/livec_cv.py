@@ -37,13 +37,13 @@ sys.path.insert(0, str(ROOT))
 
 from export.parity import compare_scores, tflite_scores  # noqa: E402
 from export.tflite_export import fixed_size_model, quantize_int8, save_tflite  # noqa: E402
-from training import atomic, metrics  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.dataset import ImageSet, load_image_set, split_train_val  # noqa: E402
-from training.evaluate import evaluate_set, predict_scores  # noqa: E402
-from training.model import load_model  # noqa: E402
-from training.rating_tables import read_ratings  # noqa: E402
-from training.train import TrainingRun  # noqa: E402
+from training.core import atomic, metrics  # noqa: E402
+from training.data.dataset import ImageSet, load_image_set, split_train_val  # noqa: E402
+from training.data.rating_tables import read_ratings  # noqa: E402
+from training.regressor.config import TrainConfig  # noqa: E402
+from training.regressor.evaluate import evaluate_set, predict_scores  # noqa: E402
+from training.regressor.model import load_model  # noqa: E402
+from training.regressor.train import TrainingRun  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_cv.json"

@@ -7,7 +7,7 @@ with every photo's fold and its held-out CNN scores, so all rows of the table ar
 photos. Each fold trains the trees on the other four folds (boosting rounds chosen by an inner 5-fold CV)
 and scores its own. Variants:
 
-- `gbdt`: trees on the handcrafted features (`training.features.FEATURE_NAMES`);
+- `gbdt`: trees on the handcrafted features (`training.flaws.features.FEATURE_NAMES`);
 - `gbdt_cnn`: the same plus the CNN's score as a feature. Every photo's CNN score is out-of-fold (from the
   CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
   that a model gives its own training photos (standard stacking);
@@ -32,12 +32,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training import atomic, metrics  # noqa: E402
-from training.feature_table import compute_feature_rows  # noqa: E402
-from training.features import photo_features  # noqa: E402
-from training.gbdt import GBDTConfig, train_gbdt  # noqa: E402
-from training.images import load_rgb  # noqa: E402
-from training.rating_tables import read_ratings  # noqa: E402
+from training.baselines.gbdt.feature_table import compute_feature_rows  # noqa: E402
+from training.baselines.gbdt.trees import GBDTConfig, train_gbdt  # noqa: E402
+from training.core import atomic, metrics  # noqa: E402
+from training.core.images import load_rgb  # noqa: E402
+from training.data.rating_tables import read_ratings  # noqa: E402
+from training.flaws.features import photo_features  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
 DEFAULT_PREDICTIONS = ROOT / "benchmarks" / "results" / "livec_cv_predictions.csv"

@@ -20,11 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.livec_cv import DEFAULT_DATA, DEFAULT_OUT, fold_indices, summarise  # noqa: E402
-from training import atomic, metrics  # noqa: E402
-from training.dataset import load_image_set, split_train_val  # noqa: E402
-from training.evaluate import predict_scores  # noqa: E402
-from training.keras_setup import keras  # noqa: E402
-from training.rating_tables import read_ratings  # noqa: E402
+from training.core import atomic, metrics  # noqa: E402
+from training.data.dataset import load_image_set, split_train_val  # noqa: E402
+from training.data.rating_tables import read_ratings  # noqa: E402
+from training.regressor.evaluate import predict_scores  # noqa: E402
+from training.regressor.keras_setup import keras  # noqa: E402
 
 PENALTIES = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0)
 

@@ -3,13 +3,13 @@
     python benchmarks/livec_nima.py          # ~5 minutes on 2 CPU cores (pooled features cached under --work)
 
 Both heads read the same frozen features: the ImageNet MobileNetV2 alpha 0.35 backbone (cut before Conv_1)
-with the multi-level mean/std pooling of `training.model`, at 384 px, computed once per photo. Per fold
+with the multi-level mean/std pooling of `training.regressor.model`, at 384 px, computed once per photo. Per fold
 (same `fold_indices` as benchmarks/livec_cv.py, same inner train/validation split):
 
 - NIMA: softmax over 10 bins, trained with the EMD loss toward each photo's normal(MOS, MOS std) target,
   best epoch by validation SRCC; its output is the distribution's mean;
 - regressor (ridge head): the iqlite head on the same frozen features, as phase 1 of the recipe fits it,
-  with the spread calibration the recipe applies (`training.train.fit_calibration` in closed form here);
+  with the spread calibration the recipe applies (`training.regressor.train.fit_calibration` in closed form here);
 - for reference, the fully trained regressor's held-out scores (fine-tuned; from livec_cv_predictions.csv).
 
 Reports SRCC, PLCC, RMSE and the spread of predictions (std, 5th–95th percentile) against the spread of
@@ -32,15 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.livec_cv import DEFAULT_DATA, fold_indices  # noqa: E402
-from training import atomic, metrics  # noqa: E402
-from training.config import TrainConfig  # noqa: E402
-from training.dataset import load_image_set, split_train_val  # noqa: E402
-from training.keras_setup import keras  # noqa: E402
-from training.model import build_model, pooled_feature_model  # noqa: E402
-from training.nima import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head  # noqa: E402
-from training.nima_baseline import calibrated_scores, spread_plot  # noqa: E402
-from training.rating_tables import read_ratings  # noqa: E402
-from training.ridge_head import fit_ridge_head  # noqa: E402
+from training.baselines.nima.model import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head  # noqa: E402
+from training.baselines.nima.pipeline import calibrated_scores, spread_plot  # noqa: E402
+from training.core import atomic, metrics  # noqa: E402
+from training.data.dataset import load_image_set, split_train_val  # noqa: E402
+from training.data.rating_tables import read_ratings  # noqa: E402
+from training.regressor.config import TrainConfig  # noqa: E402
+from training.regressor.keras_setup import keras  # noqa: E402
+from training.regressor.model import build_model, pooled_feature_model  # noqa: E402
+from training.regressor.ridge_head import fit_ridge_head  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_nima"

@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_average_end"] = _load_average()
     results["wall_seconds"] = round(time.monotonic() - started, 1)
 
-    from training import atomic
+    from training.core import atomic
 
     table = markdown_table(results)
     atomic.write_json(args.out, results)

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.errors import UserError
+from training.core.errors import UserError
 
 __all__ = [
     "ADB_ENV",

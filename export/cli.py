@@ -10,7 +10,7 @@
     python -m export bench --adb --benchmark-binary android_aarch64_benchmark_model --out phone_bench.json
 
 `score`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports it only
-once the arguments are parsed, so `--help` is instant too. Errors a user can fix (`training.errors.UserError`)
+once the arguments are parsed, so `--help` is instant too. Errors a user can fix (`training.core.errors.UserError`)
 print one message and exit 2; anything else is a bug and shows its traceback. Native start-up lines of
 TensorFlow and LiteRT are filtered out unless `--verbose` is given.
 """
@@ -35,9 +35,9 @@ from export.metadata import (
     read_metadata,
     tensor_facts,
 )
-from training.cli_help import HelpFormatter
-from training.errors import InputError, UserError
-from training.images import DEFAULT_MAX_PIXELS
+from training.core.cli_help import HelpFormatter
+from training.core.errors import InputError, UserError
+from training.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["SHIPPED_MODEL", "build_parser", "main"]
 
@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Score image files and folders (searched recursively) with a .tflite model. Writes one CSV row per "
             "file: the 0–5 score, the score rounded to half stars, or the error for a file that could not be "
             "read. With --reasons, a last column lists the flaws a seller can fix, most severe first, as codes "
-            "joined by ';' (empty when none), such as too_dark or blurry (all codes: training/flaw_reasons.py). "
+            "joined by ';' (empty when none), such as too_dark or blurry (all codes: training/flaws/flaw_reasons.py). "
             "Exits 0 if at least one photo was scored."
         ),
         formatter_class=HelpFormatter,
@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, required=True, help="CSV file to write")
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
     s.add_argument("--reasons", action="store_true",
-                   help="add a 'reasons' column of flaw codes (thresholds: training/flaw_thresholds.json)")
+                   help="add a 'reasons' column of flaw codes (thresholds: training/flaws/flaw_thresholds.json)")
     s.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
                    help="largest image scored, in megapixels (bigger ones get an error row as possible "
                    "decompression bombs)")
@@ -332,7 +332,7 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         if args.images is None:
             parser.error("int8 export needs --images: the folder the run's training photos are in")
     from export import tflite_export as te
-    from training import atomic
+    from training.core import atomic
 
     atomic.check_writable(args.out)
     model, config = te.load_run(args.model)
@@ -384,8 +384,8 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
 def _validation_parity(run_dir: Path, images_dir: Path, size: int, fixed, content: bytes) -> tuple | None:
     """(ParityReport, int8 metrics) on the run's validation photos, or None if the run has none."""
     from export.parity import compare_scores, tflite_scores, validation_photos
-    from training import metrics
-    from training.evaluate import predict_scores
+    from training.core import metrics
+    from training.regressor.evaluate import predict_scores
 
     images, human, names = validation_photos(run_dir, images_dir, size)
     if len(images) < 3:
@@ -431,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose:
-        from training.native_logs import quiet_native_logs
+        from training.core.native_logs import quiet_native_logs
 
         quiet_native_logs()
     try:

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.keras_setup import keras, tf
-from training.model import (
+from training.regressor.keras_setup import keras, tf
+from training.regressor.model import (
     BACKBONE_NAME,
     CALIBRATION_LAYER,
     FEATURE_NORM_LAYER,
@@ -54,7 +54,7 @@ class ChannelAffine(keras.layers.Layer):
 class CenteredStdPooling2D(keras.layers.Layer):
     """Per-channel std over height and width of x / s as sqrt(mean((x/s - mean(x/s))^2) + 1e-6 / s^2).
 
-    Times s, this is `training.model.GlobalStdPooling2D` exactly (same epsilon); s is the channel's typical
+    Times s, this is `training.regressor.model.GlobalStdPooling2D` exactly (same epsilon); s is the channel's typical
     std, so every channel's squared deviations sit in the same range and share the int8 levels fairly.
     """
 

@@ -26,8 +26,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from export.tflite_runner import TFLiteScorer
-from training.atomic import write_json
-from training.images import load_for_model, load_rgb
+from training.core.atomic import write_json
+from training.core.images import load_for_model, load_rgb
 
 __all__ = ["GOLDEN_IMAGES", "golden_record", "scene", "write_golden_images"]
 

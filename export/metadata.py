@@ -42,8 +42,8 @@ from ai_edge_litert import schema_py_generated as schema
 from flatbuffers.number_types import Float32Flags, Uint8Flags, Uint32Flags
 from flatbuffers.table import Table
 
-from training.errors import InputError, InputNotFoundError
-from training.score_scale import GOOD_THRESHOLD, STAR_MAX, STAR_MIN
+from training.core.errors import InputError, InputNotFoundError
+from training.core.score_scale import GOOD_THRESHOLD, STAR_MAX, STAR_MIN
 
 __all__ = [
     "CUSTOM_METADATA_NAME",
@@ -88,7 +88,7 @@ DEFAULT_DESCRIPTION = (
     "MobileNetV2 regressor with a bounded 5 * sigmoid output. The 'iqlite' custom metadata holds the exact "
     "preprocessing, the training data and the measured accuracy."
 )
-# What `training.images.load_for_model` does, in words an app developer can mirror (that file is the reference).
+# What `training.core.images.load_for_model` does, in words an app developer can mirror (that file is the reference).
 PREPROCESSING = (
     "Decode the file (JPEG, PNG, WebP, BMP, TIFF; GIF and other multi-frame files: first frame), apply the EXIF "
     "orientation, convert to 8-bit RGB (transparency composited over white; ICC profiles ignored, pixel values "
@@ -96,7 +96,7 @@ PREPROCESSING = (
     "(no crop: the aspect ratio is squashed) with antialiased bilinear filtering (Pillow "
     "BILINEAR, whose kernel widens with the downscale factor; e.g. tf.image.resize(..., antialias=True)). "
     "Feed the pixels as they are, 0-255, in row-major HWC order: uint8 bytes for the int8 model, the same "
-    "values as float32 for the float model. Reference: training/images.py, load_for_model."
+    "values as float32 for the float model. Reference: training/core/images.py, load_for_model."
 )
 
 

@@ -12,7 +12,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from training.errors import InputError, display_path
+from training.core.errors import InputError, display_path
 
 __all__ = ["ModelFileError", "check_tflite_file"]
 

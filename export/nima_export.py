@@ -15,13 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from export.tflite_export import DEFAULT_BUDGET_BYTES, ExportReport, quantize_int8, save_tflite
-from training.config import TrainConfig
-from training.dataset import resolve_image_path
-from training.errors import InputNotFoundError
-from training.images import ImageLoadError, load_for_model
-from training.keras_setup import keras
-from training.model import build_model
-from training.nima import fixed_size_nima_model
+from training.baselines.nima.model import fixed_size_nima_model
+from training.core.errors import InputNotFoundError
+from training.core.images import ImageLoadError, load_for_model
+from training.data.dataset import resolve_image_path
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras
+from training.regressor.model import build_model
 
 __all__ = ["export_nima_run", "nima_outputs"]
 

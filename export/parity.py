@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from export.tflite_runner import TFLiteScorer
-from training import metrics
-from training.dataset import resolve_image_path
-from training.images import ImageLoadError, load_for_model
+from training.core import metrics
+from training.core.images import ImageLoadError, load_for_model
+from training.data.dataset import resolve_image_path
 
 __all__ = ["MAX_SRCC_DROP", "MIN_PARITY_SRCC", "ParityReport", "compare_scores", "tflite_scores",
            "validation_photos"]

@@ -33,7 +33,7 @@ from typing import Any
 
 from export import adb as adbmod
 from export.adb import AdbError
-from training.errors import InputError, InputNotFoundError
+from training.core.errors import InputError, InputNotFoundError
 
 __all__ = [
     "DELEGATES",
@@ -342,7 +342,7 @@ def markdown_table(record: dict[str, Any]) -> str:
 
 def write_results(record: dict[str, Any], out: Path) -> Path:
     """Write OUT (JSON) and the markdown table beside it (OUT with .md); returns the markdown path."""
-    from training import atomic
+    from training.core import atomic
 
     out = Path(out)
     md = out.with_suffix(".md")

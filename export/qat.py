@@ -56,12 +56,12 @@ import numpy as np
 
 from export import tflite_export as te
 from export.parity import compare_scores, tflite_scores, validation_photos
-from training import atomic, metrics
-from training.dataset import ImageSet
-from training.evaluate import predict_scores
-from training.keras_setup import keras, tf
-from training.model import CALIBRATION_LAYER
-from training.train import CropFlipBatches
+from training.core import atomic, metrics
+from training.data.dataset import ImageSet
+from training.regressor.evaluate import predict_scores
+from training.regressor.keras_setup import keras, tf
+from training.regressor.model import CALIBRATION_LAYER
+from training.regressor.train import CropFlipBatches
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # tfmot 0.8.1 compares TF versions with distutils

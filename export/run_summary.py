@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from training.errors import InputNotFoundError, display_path
+from training.core.errors import InputNotFoundError, display_path
 
 __all__ = ["format_run_summary"]
 

@@ -4,7 +4,7 @@ A photo that cannot be read gets a row with its error instead of stopping the ru
 thousands should not cost the rest), and the failures are counted in the summary, so nothing is dropped
 silently. TensorFlow is never imported here (see `export.tflite_runner`).
 
-With `reasons=True` every row also gets the codes of the flaws a seller can fix (`training.flaw_reasons`:
+With `reasons=True` every row also gets the codes of the flaws a seller can fix (`training.flaws.flaw_reasons`:
 too_dark, blurry, ...), most severe first, joined by ";" in an extra `reasons` column. The photo is decoded
 once for both: the model input is the same `resize_for_model(load_rgb(...))` that `score_file` uses.
 """
@@ -22,11 +22,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from export.tflite_runner import TFLiteScorer
-from training.atomic import check_writable, write_csv, write_text
-from training.errors import display_path
-from training.flaw_reasons import load_thresholds, photo_flaw_reasons
-from training.images import DEFAULT_MAX_PIXELS, ImageLoadError, ScanSkip, load_rgb, resize_for_model, scan_images
-from training.score_scale import round_half_stars
+from training.core.atomic import check_writable, write_csv, write_text
+from training.core.errors import display_path
+from training.core.images import DEFAULT_MAX_PIXELS, ImageLoadError, ScanSkip, load_rgb, resize_for_model, scan_images
+from training.core.score_scale import round_half_stars
+from training.flaws.flaw_reasons import load_thresholds, photo_flaw_reasons
 
 __all__ = [
     "CSV_COLUMNS",
@@ -68,7 +68,7 @@ class ScoreSummary:
 
 
 def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Folders become their images (recursively, sorted, as `training.images.scan_images` finds them);
+    """Folders become their images (recursively, sorted, as `training.core.images.scan_images` finds them);
     anything else is kept as a file, so a missing or unreadable one gets its own error row."""
     return scan_inputs(inputs)[0]
 

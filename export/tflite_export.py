@@ -31,14 +31,14 @@ from export.compact import compact_tflite
 from export.export_graph import check_same_function, export_graph
 from export.metadata import ModelInfo, embed_metadata
 from export.output_range import pin_output_range
-from training.atomic import atomic_path
-from training.config import TrainConfig
-from training.dataset import resolve_image_path
-from training.errors import InputError, InputNotFoundError, UserError
-from training.images import ImageLoadError, load_for_model
-from training.keras_setup import keras, tf
-from training.model import SCORE_MAX, load_model
-from training.score_scale import STAR_MIN
+from training.core.atomic import atomic_path
+from training.core.errors import InputError, InputNotFoundError, UserError
+from training.core.images import ImageLoadError, load_for_model
+from training.core.score_scale import STAR_MIN
+from training.data.dataset import resolve_image_path
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras, tf
+from training.regressor.model import SCORE_MAX, load_model
 
 __all__ = [
     "DEFAULT_BUDGET_BYTES",

@@ -3,7 +3,7 @@
 Only `ai_edge_litert`'s interpreter, numpy and Pillow are imported (TensorFlow takes seconds to import and
 is not on a phone), so this module starts fast and is the reference the app is checked against. Everything
 the app needs to know to reproduce a score is read from the model itself: input size and type, and the
-quantization of input and output. Preprocessing is `training.images.load_for_model`, the same function
+quantization of input and output. Preprocessing is `training.core.images.load_for_model`, the same function
 training used, so Python scores and training inputs cannot drift apart.
 
 An interpreter is not thread-safe: use one `TFLiteScorer` per thread.
@@ -18,8 +18,8 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
 from export.model_file import ModelFileError, check_tflite_file, describe_load_error
-from training.images import load_for_model
-from training.score_scale import STAR_MAX, STAR_MIN
+from training.core.images import load_for_model
+from training.core.score_scale import STAR_MAX, STAR_MIN
 
 __all__ = ["TFLiteScorer"]
 
@@ -74,7 +74,7 @@ class TFLiteScorer:
         return int(self._run(rgb))
 
     def score_array(self, rgb: np.ndarray) -> float:
-        """Score one SxSx3 uint8 RGB image (already resized with `training.images.resize_for_model`)."""
+        """Score one SxSx3 uint8 RGB image (already resized with `training.core.images.resize_for_model`)."""
         return self.dequantize(self._run(rgb))
 
     def dequantize(self, raw: float) -> float:
@@ -85,7 +85,7 @@ class TFLiteScorer:
         return float(np.clip(value, STAR_MIN, STAR_MAX))
 
     def score_file(self, path: str | os.PathLike) -> float:
-        """Decode, orient, resize and score a photo; raises `training.images.ImageLoadError` for a bad file."""
+        """Decode, orient, resize and score a photo; raises `training.core.images.ImageLoadError` for a bad file."""
         return self.score_array(load_for_model(path, self.image_size))
 
     def _run(self, rgb: np.ndarray):

@@ -18,7 +18,7 @@ import json
 import shutil
 from pathlib import Path
 
-from training.errors import InputError, InputNotFoundError
+from training.core.errors import InputError, InputNotFoundError
 
 __all__ = ["WEB_DEMO", "WebBuildError", "build_web", "make_server", "serve"]
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine too: set up .venv and the Debian packages it needs, lint, run the
-# Python tests (no network, no pretrained weights) and the JVM tests of the Android app's plain-Java core,
+# import contracts, the Python tests (no network, no pretrained weights) and the JVM tests of the Android app's plain-Java core,
 # then print one summary that counts both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ bash scripts/setup.sh
 bash scripts/system_packages.sh
 bash scripts/web_setup.sh
 .venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache  # the layering contracts in pyproject.toml
 
 set +e
 .venv/bin/python -m pytest -q "$@" 2>&1 | tee .pytest-output.log

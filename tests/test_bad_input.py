@@ -19,12 +19,12 @@ from export.model_file import ModelFileError, check_tflite_file
 from export.run_summary import format_run_summary
 from export.score import score_to_csv, skipped_report_path
 from export.tflite_runner import TFLiteScorer
-from training import atomic
 from training import cli as training_cli
-from training.dataset import unrated_images
-from training.errors import OutputPathError, UserError, display_path
-from training.pipeline import small_set_warning
-from training.rating_tables import read_ratings
+from training.core import atomic
+from training.core.errors import OutputPathError, UserError, display_path
+from training.data.dataset import unrated_images
+from training.data.rating_tables import read_ratings
+from training.regressor.pipeline import small_set_warning
 
 SHIPPED = export_cli.SHIPPED_MODEL
 NON_UTF8 = os.fsdecode(b"caf\xe9.png")  # a name written by an old Latin-1 system: not valid UTF-8
@@ -201,7 +201,7 @@ def test_help_shows_real_defaults(argv: list[str]) -> None:
 def test_native_start_up_lines_are_filtered_and_real_errors_pass(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
-        "from training.native_logs import quiet_native_logs\n"
+        "from training.core.native_logs import quiet_native_logs\n"
         "quiet_native_logs()\n"
         "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
         "os.write(2, b'E0000 00:00:1796113732.282465    9752 cuda_platform.cc:52] failed call to cuInit: x\\n')\n"

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import textured_photo
-from training.dataset import load_image_set, split_train_val, write_skip_report
-from training.rating_tables import read_ratings
+from training.data.dataset import load_image_set, split_train_val, write_skip_report
+from training.data.rating_tables import read_ratings
 
 
 def test_loads_rated_images_and_reports_every_skip(tmp_path):

@@ -36,10 +36,11 @@ from export.tflite_export import (
 )
 from export.tflite_runner import TFLiteScorer
 from tests.conftest import run_export_cli_without_tensorflow, textured_photo
-from training.config import TrainConfig
-from training.images import load_for_model, resize_for_model
-from training.keras_setup import keras
-from training.model import (
+from training.core.images import load_for_model, resize_for_model
+from training.core.score_scale import round_half_stars
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras
+from training.regressor.model import (
     ModelSpec,
     backbone_of,
     build_model,
@@ -48,7 +49,6 @@ from training.model import (
     set_calibration,
     set_linear_head,
 )
-from training.score_scale import round_half_stars
 
 SIZE = 64
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,15 @@ import pytest
 from export.export_graph import check_same_function, export_graph, folded_head
 from export.parity import MAX_SRCC_DROP, MIN_PARITY_SRCC, compare_scores
 from tests.conftest import textured_photo
-from training.images import resize_for_model
-from training.model import ModelSpec, build_model, logit_model, pooled_feature_model, set_calibration, set_linear_head
+from training.core.images import resize_for_model
+from training.regressor.model import (
+    ModelSpec,
+    build_model,
+    logit_model,
+    pooled_feature_model,
+    set_calibration,
+    set_linear_head,
+)
 
 SIZE = 64
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageFilter
 
 from export.golden import scene
-from training.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features, region_features
-from training.subject_mask import subject_mask
+from training.flaws.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features, region_features
+from training.flaws.subject_mask import subject_mask
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,10 @@ from export import cli
 from export.golden import scene
 from export.score import CSV_COLUMNS, score_to_csv
 from tests.conftest import run_export_cli_without_tensorflow
-from training.distortions import distort
-from training.features import photo_features
-from training.flaw_reasons import (
+from training.core.score_scale import round_half_stars
+from training.data.distortions import distort
+from training.flaws.features import photo_features
+from training.flaws.flaw_reasons import (
     RULES,
     THRESHOLDS_PATH,
     Threshold,
@@ -29,7 +30,6 @@ from training.flaw_reasons import (
     load_thresholds,
     photo_flaw_reasons,
 )
-from training.score_scale import round_half_stars
 
 REPO = Path(__file__).resolve().parents[1]
 CODES = ("too_dark", "overexposed", "blurry", "low_contrast", "noisy", "subject_not_distinct")

@@ -14,7 +14,7 @@ import pytest
 
 from tests.image_mutations import FORMATS, KINDS, SUFFIXES, base_images, case_label, load_outcome, make_case
 from tests.image_mutations import set_dimensions as claim_size
-from training.images import load_rgb
+from training.core.images import load_rgb
 
 SEED = 13
 CASES_PER_PAIR = 8  # 8 formats x 7 kinds x 8 = 448 cases, ~5 s on 2 cores

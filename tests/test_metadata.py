@@ -35,8 +35,8 @@ from export.metadata import (
     read_metadata,
 )
 from export.tflite_export import convert_float, quantize_int8, raw_outputs
-from training.config import TrainConfig
-from training.keras_setup import keras
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras
 
 SIZE = 32
 REPO = Path(__file__).resolve().parents[1]

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from training.backbone_weights import WeightsNotFoundError, imagenet_weights_file
-from training.keras_setup import keras, tf
-from training.model import (
+from training.regressor.backbone_weights import WeightsNotFoundError, imagenet_weights_file
+from training.regressor.keras_setup import keras, tf
+from training.regressor.model import (
     BACKBONE_NAME,
     ModelSpec,
     build_model,

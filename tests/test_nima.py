@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.keras_setup import tf
-from training.nima import (
+from training.baselines.nima.model import (
     BIN_CENTRES,
     N_BINS,
     DistributionMoments,
@@ -17,6 +16,7 @@ from training.nima import (
     train_nima_head,
     vote_histogram,
 )
+from training.regressor.keras_setup import tf
 
 
 def _one_hot(k: int) -> np.ndarray:
@@ -97,7 +97,7 @@ def test_nima_command_compares_both_heads_and_its_run_exports(rated_folder, tmp_
     from ai_edge_litert.interpreter import Interpreter
 
     from export.nima_export import nima_outputs
-    from training.images import load_for_model
+    from training.core.images import load_for_model
 
     interpreter = Interpreter(model_path=str(out))
     inp, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from training.rating_tables import RatingTableError
+from training.data.rating_tables import RatingTableError
 from training.ratings.pairwise import (
     BTResult,
     FusedScores,

@@ -22,10 +22,10 @@ from export.qat import _better, _copy_trained_weights, flatten_model, quantizati
 from export.tflite_export import fixed_size_model
 from export.tflite_runner import TFLiteScorer
 from tests.test_export import _make_quantizable, _photo
-from training.config import TrainConfig
-from training.images import load_for_model, resize_for_model
-from training.keras_setup import keras
-from training.model import BACKBONE_NAME, ModelSpec, build_model
+from training.core.images import load_for_model, resize_for_model
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras
+from training.regressor.model import BACKBONE_NAME, ModelSpec, build_model
 
 SIZE = 64
 SPEC = ModelSpec(cut_layer="block_5_add", taps=("block_2_add",))  # tiny: conversions in seconds, not tens

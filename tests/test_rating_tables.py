@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.errors import InputError, UserError
-from training.rating_tables import (
+from training.core.errors import InputError, UserError
+from training.core.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
+from training.data.rating_tables import (
     RatedImage,
     RatingTable,
     RatingTableError,
@@ -18,7 +19,6 @@ from training.rating_tables import (
 )
 from training.ratings.pairwise import PairwiseTableError
 from training.ratings.votes import read_votes
-from training.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
 
 
 def write(tmp_path: Path, text: str, name: str = "labels.csv", encoding: str = "utf-8") -> Path:

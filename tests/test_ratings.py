@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import spearmanr
 
 from training.cli import main as training_main
-from training.rating_tables import RatingTableError, read_ratings
+from training.data.rating_tables import RatingTableError, read_ratings
 from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
 from training.ratings.crowd_simulation import simulate_crowd
 from training.ratings.hidden_tests import hidden_tests

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.config import TrainConfig
-from training.dataset import ImageSet
-from training.ridge_head import cross_validated_penalty
-from training.train import TrainingRun
+from training.data.dataset import ImageSet
+from training.regressor.config import TrainConfig
+from training.regressor.ridge_head import cross_validated_penalty
+from training.regressor.train import TrainingRun
 
 
 def _set(n: int, scores: np.ndarray, prefix: str) -> ImageSet:

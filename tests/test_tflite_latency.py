@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks import tflite_latency
-from training.keras_setup import keras, tf
+from training.regressor.keras_setup import keras, tf
 
 SIZE = 32
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from training import cli
-from training.config import TrainConfig
-from training.dataset import load_image_set, split_train_val
-from training.evaluate import predict_scores
-from training.model import load_model
-from training.rating_tables import read_ratings
-from training.train import EpochKeeper, RunMismatchError, TrainingRun
+from training.data.dataset import load_image_set, split_train_val
+from training.data.rating_tables import read_ratings
+from training.regressor.config import TrainConfig
+from training.regressor.evaluate import predict_scores
+from training.regressor.model import load_model
+from training.regressor.train import EpochKeeper, RunMismatchError, TrainingRun
 
 SMOKE_ARGS = ["--smoke", "--weights", "none", "--no-progress"]
 

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from export.web import WEB_DEMO, WebBuildError, build_web, make_server
-from training.errors import InputError
+from training.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests/golden/iqlite.json"

@@ -6,7 +6,7 @@
     python -m training ratings votes.csv --score-range 1 5 --out scores.csv   # clean crowd votes first
 
 Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
-`training.errors.UserError`s: printed as one clear message, exit status 2. Anything else is a bug and keeps
+`training.core.errors.UserError`s: printed as one clear message, exit status 2. Anything else is a bug and keeps
 its traceback. TensorFlow's native start-up lines are filtered out unless `--verbose` is given.
 """
 
@@ -18,9 +18,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from training.cli_help import HelpFormatter
-from training.errors import InputError, UserError
-from training.images import DEFAULT_MAX_PIXELS
+from training.core.cli_help import HelpFormatter
+from training.core.errors import InputError, UserError
+from training.core.images import DEFAULT_MAX_PIXELS
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
 DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
@@ -48,7 +48,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> N
 
 def _recipe_help(text: str, field: str) -> str:
     """Help text with the real defaults of both recipes (the full one with --data, the demo one without)."""
-    from training.config import TrainConfig
+    from training.regressor.config import TrainConfig
 
     full, demo = getattr(TrainConfig(), field), getattr(TrainConfig.demo(), field)
     default = f"{full:g}" if isinstance(full, float) else str(full)
@@ -192,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _config_from_args(args: argparse.Namespace):
-    from training.config import TrainConfig
+    from training.regressor.config import TrainConfig
 
     if args.smoke:
         config = TrainConfig.smoke()
@@ -210,8 +210,8 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, default_out: Path = DEFAULT_DEMO_OUT):
-    from training.rating_tables import read_ratings
-    from training.sample_data import IMAGES_DIR, build_sample_dataset
+    from training.data.rating_tables import read_ratings
+    from training.data.sample_data import IMAGES_DIR, build_sample_dataset
 
     if args.data is None:
         for flag in ("images", "score_range", "image_column", "score_column", "rater_column", "group_column"):
@@ -249,8 +249,8 @@ def _max_pixels(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training import atomic
-    from training.pipeline import train_from_table
+    from training.core import atomic
+    from training.regressor.pipeline import train_from_table
 
     config = _config_from_args(args)
     max_pixels = _max_pixels(args)
@@ -262,8 +262,8 @@ def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 
 
 def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training.baseline import cnn_scores_from_run, read_cnn_scores, train_baseline
-    from training.gbdt import GBDTConfig
+    from training.baselines.gbdt.pipeline import cnn_scores_from_run, read_cnn_scores, train_baseline
+    from training.baselines.gbdt.trees import GBDTConfig
 
     table, images_dir, out = _table_from_args(args, parser, DEFAULT_BASELINE_OUT)
     cnn_scores = None
@@ -277,8 +277,8 @@ def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 
 def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from training.config import TrainConfig
-    from training.nima_baseline import run_nima_baseline
+    from training.baselines.nima.pipeline import run_nima_baseline
+    from training.regressor.config import TrainConfig
 
     config = TrainConfig.smoke() if args.smoke else (TrainConfig() if args.data else TrainConfig.demo())
     config = replace(config, **{f: getattr(args, f) for f in ("weights", "image_size") if getattr(args, f)})
@@ -332,7 +332,7 @@ def _quiet_libraries(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("training").setLevel(logging.INFO)
     if not verbose:
-        from training.native_logs import quiet_native_logs
+        from training.core.native_logs import quiet_native_logs
 
         quiet_native_logs()
         logging.getLogger("tensorflow").addFilter(_known_harmless_tf_warning)

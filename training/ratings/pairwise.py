@@ -50,7 +50,8 @@ from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, log_expit, log_ndtr
 
-from training.rating_tables import (
+from training.core.score_scale import STAR_MAX, STAR_MIN
+from training.data.rating_tables import (
     MAX_LISTED_PROBLEMS,
     RATER_COLUMNS,
     RatingTableError,
@@ -59,7 +60,6 @@ from training.rating_tables import (
     _Problems,
     _read_rows,
 )
-from training.score_scale import STAR_MAX, STAR_MIN
 
 __all__ = [
     "BTResult",

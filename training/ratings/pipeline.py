@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training import atomic
+from training.core import atomic
 from training.ratings.cleaning import CleaningResult, clean_crowd
 from training.ratings.hidden_tests import HiddenTestConfig
 from training.ratings.rater_profiles import RATER_CLASSES, ProfileConfig

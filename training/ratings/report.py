@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training import atomic
-from training.plots import plt, save_figure
+from training.core import atomic
+from training.core.plots import plt, save_figure
 from training.ratings.cleaning import CleaningResult
 from training.ratings.rater_profiles import RATER_CLASSES
 

@@ -1,6 +1,6 @@
 """Long-format crowd votes, read strictly: one row per vote, every bad row reported by its number.
 
-Columns (names found automatically, as `training.rating_tables` finds them):
+Columns (names found automatically, as `training.data.rating_tables` finds them):
     image, rater, vote          required; the vote on the declared range (binary 0–1 accepts good/bad words)
     task, time                  optional; kept for the report (a batch, a timestamp)
     gold                        optional hidden test: the expected answer on the vote scale, or one of the
@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from training.rating_tables import (
+from training.core.score_scale import to_stars
+from training.data.rating_tables import (
     IMAGE_COLUMNS,
     RATER_COLUMNS,
     SCORE_COLUMNS,
@@ -34,7 +35,6 @@ from training.rating_tables import (
     check_score_range,
     normalize_image_path,
 )
-from training.score_scale import to_stars
 
 __all__ = ["CrowdVotes", "read_votes"]
 
@@ -88,7 +88,7 @@ class CrowdVotes:
 
 def read_votes(path: str | os.PathLike, score_range: tuple[float, float], *, image_column: str | None = None,
                rater_column: str | None = None, vote_column: str | None = None) -> CrowdVotes:
-    """Read a long-format votes CSV; raises `training.rating_tables.RatingTableError` listing every problem."""
+    """Read a long-format votes CSV; raises `training.data.rating_tables.RatingTableError` listing every problem."""
     path = Path(path)
     low, high = check_score_range(score_range)  # a bad range is the caller's error, before the file is read
     problems = _Problems()

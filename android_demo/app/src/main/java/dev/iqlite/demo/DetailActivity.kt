@@ -19,7 +19,7 @@ import kotlinx.coroutines.withContext
 /**
  * One scored photo: the photo, its stars and score, how long the model took, and the flaw reasons when the
  * caller provides them. The model itself only outputs a score; reasons come from iqlite's feature code
- * (Python, `training/flaw_reasons.py`), which does not run on the phone, so the section stays hidden unless
+ * (Python, `training/flaws/flaw_reasons.py`), which does not run on the phone, so the section stays hidden unless
  * reason codes are passed in [EXTRA_REASON_CODES].
  */
 class DetailActivity : ComponentActivity() {

@@ -31,7 +31,7 @@ class DecodedPhoto(
 )
 
 /**
- * The Android mirror of `training/images.py` `load_rgb`: decode, composite alpha over white, apply the EXIF
+ * The Android mirror of `training/core/images.py` `load_rgb`: decode, composite alpha over white, apply the EXIF
  * orientation. Each step follows the Python one; where Android cannot do the same, the difference is named
  * here and in android_demo/README.md:
  *

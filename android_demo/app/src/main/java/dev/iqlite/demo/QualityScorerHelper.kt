@@ -26,7 +26,7 @@ import org.tensorflow.lite.nnapi.NnApiDelegate
 
 /**
  * Owns the LiteRT interpreter of the iqlite model and turns a photo into a 0–5 score with exactly the
- * preprocessing of the Python side (`training/images.py` `load_for_model`, used by `python -m export score`):
+ * preprocessing of the Python side (`training/core/images.py` `load_for_model`, used by `python -m export score`):
  *
  * 1. decode to 8-bit RGB, transparency over white, EXIF orientation applied ([PhotoDecoder]);
  * 2. resize the whole photo to S x S with Pillow's antialiased BILINEAR, bit for bit (`dev.iqlite.core.Resizer`);

@@ -2,7 +2,7 @@ package dev.iqlite.core;
 
 /**
  * Applies an EXIF orientation (tag 0x0112, values 1–8) to pixels, as Pillow's {@code ImageOps.exif_transpose}
- * does in {@code training.images.load_rgb}, so the model sees the photo the way a person does.
+ * does in {@code training.core.images.load_rgb}, so the model sees the photo the way a person does.
  *
  * <pre>
  * 1 as stored              5 transpose (swap x and y)

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The seller-facing sentence of each flaw reason code, the same texts as {@code training.flaw_reasons.RULES}
+ * The seller-facing sentence of each flaw reason code, the same texts as {@code training.flaws.flaw_reasons.RULES}
  * (codes are stable: apps and CSVs key on them). {@code tests/test_android_contract.py} checks this file
  * against the Python rules, so the two cannot drift apart.
  */

@@ -2,7 +2,7 @@ package dev.iqlite.core;
 
 /**
  * Resizes 8-bit RGB images bit-exactly like Pillow's {@code Image.resize((w, h), Image.Resampling.BILINEAR)},
- * the resize of {@code training.images.resize_for_model}.
+ * the resize of {@code training.core.images.resize_for_model}.
  *
  * <p>Pillow's BILINEAR is a separable convolution with a triangle filter whose support grows with the
  * downscale factor (so downscaling is antialiased; upscaling uses support 1, i.e. plain bilinear with

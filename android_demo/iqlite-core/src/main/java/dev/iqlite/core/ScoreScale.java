@@ -1,12 +1,12 @@
 package dev.iqlite.core;
 
 /**
- * The 0–5 star scale every user-visible score is on (mirror of {@code training/score_scale.py}).
+ * The 0–5 star scale every user-visible score is on (mirror of {@code training/core/score_scale.py}).
  */
 public final class ScoreScale {
     public static final double STAR_MIN = 0.0;
     public static final double STAR_MAX = 5.0;
-    /** A score at or above this counts as a "good" photo ({@code training.score_scale.GOOD_THRESHOLD}). */
+    /** A score at or above this counts as a "good" photo ({@code training.core.score_scale.GOOD_THRESHOLD}). */
     public static final double GOOD_THRESHOLD = 2.5;
 
     private ScoreScale() {}

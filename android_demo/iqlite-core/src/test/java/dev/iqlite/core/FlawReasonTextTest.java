@@ -11,7 +11,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class FlawReasonTextTest {
-    /** training.flaw_reasons.RULES, code and text (tests/test_android_contract.py checks the Java source too). */
+    /** training.flaws.flaw_reasons.RULES, code and text (tests/test_android_contract.py checks the Java source too). */
     @ParameterizedTest(name = "{0}")
     @CsvSource(delimiter = '|', value = {
         "too_dark|Too dark: add light or turn up the exposure",

@@ -55,7 +55,7 @@ class ScoreScaleTest {
         assertEquals(5.0, Quantization.SHIPPED_OUTPUT.score((byte) 0xFF));
     }
 
-    /** Values and results from training.score_scale.round_half_stars. */
+    /** Values and results from training.core.score_scale.round_half_stars. */
     @ParameterizedTest(name = "stars({0}) = {1}")
     @CsvSource({"-1.0, 0.0", "0.0, 0.0", "0.1, 0.0", "0.2499, 0.0", "0.25, 0.5", "0.74, 0.5", "0.75, 1.0",
         "1.0, 1.0", "2.2, 2.0", "2.25, 2.5", "2.4999, 2.5", "2.5, 2.5", "2.75, 3.0", "3.24, 3.0", "4.74, 4.5",

@@ -1,0 +1,1 @@
+"""The MobileNetV2 quality regressor: recipe, model, ridge head, training, evaluation, pipeline."""
