@@ -36,6 +36,39 @@ def _score_counts(path: Path) -> dict:
             "with_reasons": with_reasons, "has_reasons": bool(rows) and "reasons" in rows[0]}
 
 
+def _agreement_with_ratings(run: Path, scores_csv: Path) -> dict | None:
+    """SRCC of the scored photos against the run's own rating table, and the share of each at >= 4.5 stars.
+
+    Only photos that the table rates and the CSV scored count (training ones included, so this is how the
+    model orders the set it learned from, not a held-out number). None when the table is gone or fewer than
+    three photos match.
+    """
+    from training.core import metrics
+    from training.data.rating_tables import read_ratings
+
+    try:
+        recorded = json.loads((run / "ratings_summary.json").read_text(encoding="utf-8"))
+        columns = recorded.get("columns") or {}
+        table = read_ratings(recorded["table"], tuple(recorded["score_range"]), image_column=columns.get("image"),
+                             score_column=columns.get("score"), rater_column=columns.get("rater"))
+    except (OSError, KeyError, ValueError):
+        return None
+    images_dir = Path(recorded.get("images_dir") or Path(recorded["table"]).parent)
+    rated = {os.path.normpath(images_dir / item.image): item.score for item in table.items}
+    pairs = []
+    with open(scores_csv, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            human = rated.get(os.path.normpath(os.path.abspath(row["path"])))
+            if human is not None and row.get("score"):
+                pairs.append((float(row["score"]), human))
+    if len(pairs) < 3:
+        return None
+    predicted, human = zip(*pairs, strict=True)
+    return {"n": len(pairs), "srcc": metrics.srcc(predicted, human),
+            "model_top_share": sum(p >= 4.5 for p in predicted) / len(pairs),
+            "rated_top_share": sum(h >= 4.5 for h in human) / len(pairs)}
+
+
 def format_run_summary(run_dir: str | os.PathLike, model: str | os.PathLike | None = None,
                        scores: str | os.PathLike | None = None) -> tuple[str, bool]:
     """(The summary text, whether the int8 model met its parity bar); reads only files the run wrote."""
@@ -73,6 +106,11 @@ def format_run_summary(run_dir: str | os.PathLike, model: str | os.PathLike | No
         if c["has_reasons"]:
             text += f"; {c['with_reasons']} with a flaw reason to fix"
         lines.append(text)
+        agreement = _agreement_with_ratings(run, scores)
+        if agreement:
+            lines.append(f"  ranking:   on all {agreement['n']} rated photos (training ones included) the scores "
+                         f"follow the ratings at SRCC {agreement['srcc']:.3f}; {agreement['model_top_share']:.0%} "
+                         f"get 4.5 stars or more, {agreement['rated_top_share']:.0%} are rated that high")
     lines.append(f"  next:      python -m export score --reasons --model {display_path(model)} --out scores.csv "
                  f"YOUR_PHOTOS/   (train on your own ratings: see README, 'Train on your own photos')")
     return "\n".join(lines), passed

@@ -50,8 +50,9 @@ def train_from_table(
     """Load, split, train, calibrate, evaluate and write everything into `run_dir`."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    summary = {"table": str(table.path), "kind": table.kind, "score_range": list(table.score_range),
+    summary = {"table": str(table.path.resolve()), "kind": table.kind, "score_range": list(table.score_range),
                "images_dir": str(Path(images_dir).resolve()) if images_dir is not None else None,
+               "columns": {"image": table.image_column, "score": table.score_column, "rater": table.rater_column},
                "votes": table.vote_count_summary()}
     atomic.write_json(run_dir / "ratings_summary.json", summary)
     log(_describe_table(table))
