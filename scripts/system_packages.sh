@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Debian packages the test suite needs beyond Python: a JDK and JUnit 5 (the plain-Java module the Android
-# app uses), aapt2 and the platform's framework-res.apk (Android resource link check), and adb (the phone
-# benchmark's no-device path), and chromium (the web demo's headless browser test). Installs only what is
-# missing, with apt-get (as root, or through sudo).
+# Debian packages the test suite needs beyond Python: a JDK, JUnit 5 and org.json (libandroid-json-java, the
+# AOSP code Android ships) for the plain-Java module the Android app uses, aapt2 and the platform's
+# framework-res.apk (Android resource link check), adb (the phone benchmark's no-device path), and chromium
+# (the web demo's headless browser test). Installs only what is missing, with apt-get (as root, or through sudo).
 set -euo pipefail
 
 missing=()
 command -v javac >/dev/null 2>&1 || missing+=(default-jdk-headless)
 [ -f /usr/share/java/junit-platform-console-standalone.jar ] || missing+=(junit5)
+[ -f /usr/share/java/com.android.json.jar ] || missing+=(libandroid-json-java)
 command -v aapt2 >/dev/null 2>&1 || missing+=(aapt)
 [ -f /usr/share/android-framework-res/framework-res.apk ] || missing+=(android-framework-res)
 command -v adb >/dev/null 2>&1 || missing+=(adb)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v flatc >/dev/null 2>&1 || missing+=(flatbuffers-compiler)  # TFLite metadata: independent reader, codegen
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,5 +1,5 @@
 // iqlite-core: the plain-Java part of the Android demo (preprocessing, dequantization, stars, reason texts,
-// model metadata). No android.* imports, so it builds and is tested on any JDK 17:
+// model metadata). No android.* imports (org.json only), so it builds and is tested on any JDK 17:
 //   bash scripts/jvm_test.sh          (from the repository root; plain javac + JUnit console launcher)
 //   ./gradlew :iqlite-core:test       (from android_demo/; repositories come from settings.gradle.kts)
 plugins {
@@ -12,7 +12,15 @@ java {
     targetCompatibility = JavaVersion.VERSION_17
 }
 
+// org.json is part of Android (android.jar), so the app gets it from the platform. This module only compiles
+// against it: bundling a second org.json into the APK would duplicate platform classes (lint's
+// DuplicatePlatformClasses error). Its JVM tests need a real one on the classpath. scripts/jvm_test.sh uses
+// Debian's libandroid-json-java (Android's own code) instead; both have the JSONObject API used here.
+val orgJsonVersion = "20231013"
+
 dependencies {
+    compileOnly("org.json:json:$orgJsonVersion")
+    testImplementation("org.json:json:$orgJsonVersion")
     testImplementation("org.junit.jupiter:junit-jupiter:5.9.2")
     testRuntimeOnly("org.junit.platform:junit-platform-launcher:1.9.2")
 }

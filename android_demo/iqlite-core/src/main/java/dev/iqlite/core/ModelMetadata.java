@@ -8,6 +8,8 @@ import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.json.JSONException;
+import org.json.JSONObject;
 
 /**
  * What the app needs to know about a .tflite model, read from the file's bytes without any TFLite or
@@ -18,6 +20,9 @@ import java.util.Map;
  * {@code ai_edge_litert.schema_py_generated} shows it) and the TFLite metadata schema 1.5.0
  * ({@code metadata_schema.fbs}; {@code export/metadata.py} writes it). The metadata flatbuffer (file
  * identifier "M001") sits in the model buffer named by the "TFLITE_METADATA" entry of {@code Model.metadata}.
+ *
+ * <p>The "iqlite" custom JSON is read with {@code org.json}: Android ships it in the platform, and the JVM
+ * tests take the same implementation from Debian's {@code libandroid-json-java}.
  */
 public final class ModelMetadata {
     public static final String METADATA_NAME = "TFLITE_METADATA";
@@ -81,7 +86,8 @@ public final class ModelMetadata {
     private final int[] inputDefaultSize;
     private final float[] inputMean, inputStd;
     private final Map<String, byte[]> customMetadata;
-    private final Object iqlite;
+    /** The parsed "iqlite" JSON, or null when absent or not a JSON object; never handed out (it is mutable). */
+    private final JSONObject iqlite;
 
     private ModelMetadata(TensorInfo input, TensorInfo output, MetadataFields m) {
         this.input = input;
@@ -100,15 +106,19 @@ public final class ModelMetadata {
         this.inputStd = f.inputStd;
         this.customMetadata = Collections.unmodifiableMap(f.custom);
         byte[] json = f.custom.get(CUSTOM_METADATA_NAME);
-        Object parsed = null;
-        if (json != null) {
-            try {
-                parsed = MiniJson.parse(new String(json, StandardCharsets.UTF_8));
-            } catch (IllegalArgumentException notJson) {
-                parsed = null;
-            }
+        this.iqlite = json == null ? null : jsonObject(new String(json, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The JSON object in {@code text}, or null when it is not one. A model whose iqlite entry is damaged still
+     * runs: the app then falls back to the tensor facts and the default threshold instead of refusing it.
+     */
+    private static JSONObject jsonObject(String text) {
+        try {
+            return new JSONObject(text);
+        } catch (JSONException notAnObject) {
+            return null;
         }
-        this.iqlite = parsed;
     }
 
     /** Reads a whole model from a stream (e.g. {@code context.getAssets().open("iqlite.tflite")}). */
@@ -375,20 +385,24 @@ public final class ModelMetadata {
         return data == null ? null : new String(data, StandardCharsets.UTF_8);
     }
 
-    /** The "iqlite" custom metadata parsed with {@link MiniJson} (maps, lists, numbers), or null. */
-    public Object iqlite() {
-        return iqlite;
+    /**
+     * The "iqlite" custom metadata as a JSON object, or null when absent or not a JSON object. Each call
+     * parses a fresh copy, so a caller that changes it changes nothing here.
+     */
+    public JSONObject iqlite() {
+        return iqlite == null ? null : jsonObject(iqliteJson());
     }
 
-    /** The image_size the iqlite metadata states, or null when there is none. */
+    /** The image_size the iqlite metadata states, or null when there is none (or it is not a number). */
     public Integer metadataImageSize() {
-        Object v = MiniJson.get(iqlite, "image_size");
+        Object v = iqlite == null ? null : iqlite.opt("image_size");
         return v instanceof Number ? Integer.valueOf(((Number) v).intValue()) : null;
     }
 
     /** The good/bad threshold the metadata states, or {@link ScoreScale#GOOD_THRESHOLD} when absent. */
     public double goodThreshold() {
-        double v = MiniJson.number(iqlite, "score", "good_threshold");
+        JSONObject score = iqlite == null ? null : iqlite.optJSONObject("score");
+        double v = score == null ? Double.NaN : score.optDouble("good_threshold");
         return Double.isNaN(v) ? ScoreScale.GOOD_THRESHOLD : v;
     }
 }

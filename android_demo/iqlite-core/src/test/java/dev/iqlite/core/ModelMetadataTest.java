@@ -3,14 +3,18 @@ package dev.iqlite.core;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.Random;
+import org.json.JSONException;
+import org.json.JSONObject;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -38,17 +42,17 @@ class ModelMetadataTest {
     }
 
     @Test
-    void outputTensorMatchesTheGoldenRecord() throws IOException {
+    void outputTensorMatchesTheGoldenRecord() throws IOException, JSONException {
         ModelMetadata.TensorInfo out = meta.output();
         assertEquals("StatefulPartitionedCall:0", out.name);
         assertArrayEquals(new int[] {1, 1}, out.shape());
         assertEquals("uint8", out.type);
-        Object golden = TestFiles.golden();
-        assertEquals(MiniJson.number(golden, "output_scale"), (double) meta.outputQuantization().scale);
-        assertEquals((long) MiniJson.number(golden, "output_zero_point"), meta.outputQuantization().zeroPoint);
+        JSONObject golden = TestFiles.golden();
+        assertEquals(golden.getDouble("output_scale"), (double) meta.outputQuantization().scale);
+        assertEquals(golden.getLong("output_zero_point"), meta.outputQuantization().zeroPoint);
         assertEquals(0.019607843831181526, (double) meta.outputQuantization().scale);
         assertEquals(Quantization.SHIPPED_OUTPUT.scale, meta.outputQuantization().scale);
-        assertEquals((long) MiniJson.number(golden, "image_size"), meta.imageSize());
+        assertEquals(golden.getInt("image_size"), meta.imageSize());
     }
 
     @Test
@@ -67,20 +71,88 @@ class ModelMetadataTest {
     }
 
     @Test
-    void iqliteCustomMetadata() {
+    void iqliteCustomMetadata() throws JSONException {
         assertTrue(meta.customMetadata().containsKey("iqlite"));
         assertTrue(meta.iqliteJson().startsWith("{"));
-        Object iqlite = meta.iqlite();
-        assertEquals(1L, MiniJson.get(iqlite, "format"));
+        JSONObject iqlite = meta.iqlite();
+        assertEquals(1, iqlite.getInt("format"));
         assertEquals(Integer.valueOf(384), meta.metadataImageSize());
-        assertEquals("uint8", MiniJson.get(iqlite, "output_quantization", "dtype"));
-        assertEquals((double) meta.outputQuantization().scale,
-                MiniJson.number(iqlite, "output_quantization", "scale"));
-        assertEquals(0.0, MiniJson.number(iqlite, "output_quantization", "zero_point"));
+        JSONObject quantization = iqlite.getJSONObject("output_quantization");
+        assertEquals("uint8", quantization.getString("dtype"));
+        assertEquals((double) meta.outputQuantization().scale, quantization.getDouble("scale"));
+        assertEquals(0, quantization.getInt("zero_point"));
         assertEquals(2.5, meta.goodThreshold());
-        assertEquals(Boolean.TRUE, MiniJson.get(iqlite, "score", "higher_is_better"));
-        assertEquals("MobileNetV2", MiniJson.get(iqlite, "architecture", "backbone"));
-        assertTrue(((String) MiniJson.get(iqlite, "preprocessing")).contains("BILINEAR"));
+        assertTrue(iqlite.getJSONObject("score").getBoolean("higher_is_better"));
+        assertEquals("MobileNetV2", iqlite.getJSONObject("architecture").getString("backbone"));
+        assertTrue(iqlite.getString("preprocessing").contains("BILINEAR"));
+    }
+
+    @Test
+    void iqliteHandsOutACopy() throws JSONException {
+        meta.iqlite().put("image_size", 1).getJSONObject("score").put("good_threshold", 4.5);
+        assertEquals(Integer.valueOf(384), meta.metadataImageSize());
+        assertEquals(2.5, meta.goodThreshold());
+    }
+
+    /**
+     * The shipped model with one run of bytes inside its iqlite JSON replaced by another of the same length, so
+     * the flatbuffer around it stays sound and only what org.json reads changes.
+     */
+    static ModelMetadata withJsonEdit(String from, String to) {
+        assertEquals(from.length(), to.length(), "a same-length edit keeps every flatbuffer offset valid");
+        byte[] edited = model.clone();
+        byte[] needle = from.getBytes(StandardCharsets.UTF_8);
+        int at = indexOf(edited, needle);
+        assertTrue(at >= 0, from + " is not in the shipped model");
+        assertEquals(-1, indexOf(Arrays.copyOfRange(edited, at + 1, edited.length), needle), from + " occurs twice");
+        System.arraycopy(to.getBytes(StandardCharsets.UTF_8), 0, edited, at, needle.length);
+        return ModelMetadata.parse(edited);
+    }
+
+    static int indexOf(byte[] haystack, byte[] needle) {
+        outer:
+        for (int i = 0; i + needle.length <= haystack.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (haystack[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
+        }
+        return -1;
+    }
+
+    @Test
+    void goodThresholdComesFromTheMetadata() {
+        ModelMetadata stricter = withJsonEdit("\"good_threshold\":2.5", "\"good_threshold\":3.5");
+        assertEquals(3.5, stricter.goodThreshold());
+        ModelMetadata unstated = withJsonEdit("\"good_threshold\":2.5", "\"good_thresh_ld\":2.5");
+        assertEquals(ScoreScale.GOOD_THRESHOLD, unstated.goodThreshold());
+    }
+
+    @Test
+    void aStatedImageSizeThatDisagreesWithTheInputBreaksTheContract() {
+        ModelMetadata wrong = withJsonEdit("\"image_size\":384", "\"image_size\":385");
+        assertEquals(Integer.valueOf(385), wrong.metadataImageSize());
+        assertEquals(384, wrong.imageSize());
+        IllegalStateException e = assertThrows(IllegalStateException.class, wrong::checkAppContract);
+        assertTrue(e.getMessage().contains("385") && e.getMessage().contains("384"), e.getMessage());
+
+        ModelMetadata notANumber = withJsonEdit("\"image_size\":384", "\"image_size\":\"x\"");
+        assertNull(notANumber.metadataImageSize());
+        notANumber.checkAppContract();
+    }
+
+    @Test
+    void damagedIqliteJsonFallsBackToTheTensorFacts() {
+        // '{' turned into '[' : the entry is no longer a JSON object (nor valid JSON at all)
+        ModelMetadata damaged = withJsonEdit("{\"architecture\"", "[\"architecture\"");
+        assertTrue(damaged.iqliteJson().startsWith("[\"architecture\""));
+        assertNull(damaged.iqlite());
+        assertNull(damaged.metadataImageSize());
+        assertEquals(ScoreScale.GOOD_THRESHOLD, damaged.goodThreshold());
+        assertEquals(384, damaged.imageSize());
+        damaged.checkAppContract();
     }
 
     @Test
@@ -123,17 +195,4 @@ class ModelMetadataTest {
                 // the only acceptable failure
             }
         }
-    }
-
-    @Test
-    void miniJson() {
-        Object v = MiniJson.parse(" {\"a\": [1, -2.5e1, true, null, \"x\\u00e9\\n\"], \"b\": {}} ");
-        assertEquals(Arrays.asList(1L, -25.0, true, null, "x\u00e9\n"), MiniJson.get(v, "a"));
-        assertEquals(0, ((java.util.Map<?, ?>) MiniJson.get(v, "b")).size());
-        assertEquals(null, MiniJson.get(v, "a", "b"));
-        assertTrue(Double.isNaN(MiniJson.number(v, "missing")));
-        for (String bad : new String[] {"", "{", "[1,]", "{\"a\" 1}", "tru", "\"unterminated", "1 2", "{1: 2}"}) {
-            assertThrows(IllegalArgumentException.class, () -> MiniJson.parse(bad), bad);
-        }
-    }
-}
+    }}

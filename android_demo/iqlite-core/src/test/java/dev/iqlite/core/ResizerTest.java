@@ -9,10 +9,12 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
-import java.util.Map;
 import java.util.stream.Stream;
 import javax.imageio.ImageIO;
+import org.json.JSONException;
+import org.json.JSONObject;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
@@ -34,20 +36,21 @@ class ResizerTest {
 
     /** Every golden PNG: decoded pixels and the 384 px model input hash exactly as Python's record says. */
     @TestFactory
-    Stream<DynamicTest> goldenImagesMatchPythonPreprocessing() throws IOException {
-        int size = (int) MiniJson.number(TestFiles.golden(), "image_size");
+    Stream<DynamicTest> goldenImagesMatchPythonPreprocessing() throws IOException, JSONException {
+        int size = TestFiles.golden().getInt("image_size");
+        JSONObject images = TestFiles.goldenImagesRecord();
         List<DynamicTest> tests = new ArrayList<>();
-        for (Map.Entry<String, Object> e : TestFiles.goldenImagesRecord().entrySet()) {
-            Object record = e.getValue();
-            tests.add(DynamicTest.dynamicTest(e.getKey(), () -> {
-                RgbImage image = decodePng(TestFiles.goldenImages().resolve((String) MiniJson.get(record, "file")));
-                assertEquals((long) MiniJson.number(record, "width"), image.width);
-                assertEquals((long) MiniJson.number(record, "height"), image.height);
-                assertEquals(MiniJson.get(record, "pixels_sha256"), TestFiles.sha256(image.toRgbBytes()),
-                        "decoded pixels");
+        for (Iterator<String> it = images.keys(); it.hasNext(); ) {
+            String name = it.next();
+            JSONObject record = images.getJSONObject(name);
+            tests.add(DynamicTest.dynamicTest(name, () -> {
+                RgbImage image = decodePng(TestFiles.goldenImages().resolve(record.getString("file")));
+                assertEquals(record.getInt("width"), image.width);
+                assertEquals(record.getInt("height"), image.height);
+                assertEquals(record.getString("pixels_sha256"), TestFiles.sha256(image.toRgbBytes()), "decoded pixels");
                 byte[] input = Resizer.resize(image.toRgbBytes(), image.width, image.height, size, size);
                 assertEquals(3 * size * size, input.length);
-                assertEquals(MiniJson.get(record, "input_sha256"), TestFiles.sha256(input),
+                assertEquals(record.getString("input_sha256"), TestFiles.sha256(input),
                         "model input (Pillow BILINEAR to " + size + " px)");
                 assertArrayEquals(input, Resizer.toModelInput(image.pixels, image.width, image.height, size));
             }));

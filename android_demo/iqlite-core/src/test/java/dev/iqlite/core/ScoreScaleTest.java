@@ -9,7 +9,12 @@ import java.io.IOException;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Iterator;
 import java.util.Map;
+import java.util.Set;
+import org.json.JSONException;
+import org.json.JSONObject;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -22,23 +27,27 @@ class ScoreScaleTest {
     }
 
     @Test
-    void goldenRawOutputsGiveTheRecordedScoresAndPythonsStars() throws IOException {
-        Object golden = TestFiles.golden();
-        Quantization q = new Quantization((float) MiniJson.number(golden, "output_scale"),
-                (long) MiniJson.number(golden, "output_zero_point"));
+    void goldenRawOutputsGiveTheRecordedScoresAndPythonsStars() throws IOException, JSONException {
+        JSONObject golden = TestFiles.golden();
+        Quantization q = new Quantization((float) golden.getDouble("output_scale"),
+                golden.getLong("output_zero_point"));
         assertEquals(Quantization.SHIPPED_OUTPUT.scale, q.scale);
         // round_half_stars(TFLiteScorer.dequantize(raw)) for each golden image, from Python
         Map<String, Double> pythonStars = Map.of("sharp_landscape", 4.0, "sharp_portrait", 4.0, "blurred", 1.0,
                 "dark", 3.0, "overexposed", 3.5, "noisy", 4.0, "low_contrast", 3.0);
-        Map<String, Object> images = TestFiles.goldenImagesRecord();
-        assertEquals(pythonStars.keySet(), images.keySet());
-        for (Map.Entry<String, Object> e : images.entrySet()) {
-            int raw = (int) MiniJson.number(e.getValue(), "raw_output");
+        JSONObject images = TestFiles.goldenImagesRecord();
+        Set<String> names = new HashSet<>();
+        for (Iterator<String> it = images.keys(); it.hasNext(); ) {
+            String name = it.next();
+            names.add(name);
+            JSONObject record = images.getJSONObject(name);
+            int raw = record.getInt("raw_output");
             double score = q.score(raw);
-            assertEquals(MiniJson.number(e.getValue(), "score"), round4(score), e.getKey());
-            assertEquals(pythonStars.get(e.getKey()), ScoreScale.stars(score), e.getKey());
-            assertEquals(score, q.score((byte) raw), e.getKey());
+            assertEquals(record.getDouble("score"), round4(score), name);
+            assertEquals(pythonStars.get(name), ScoreScale.stars(score), name);
+            assertEquals(score, q.score((byte) raw), name);
         }
+        assertEquals(pythonStars.keySet(), names);
     }
 
     @Test

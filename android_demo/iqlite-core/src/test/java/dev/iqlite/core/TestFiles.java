@@ -8,12 +8,13 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.util.Map;
+import org.json.JSONException;
+import org.json.JSONObject;
 
 /** Where the shared golden files and the shipped model are: the repository root, found once. */
 final class TestFiles {
     private static Path root;
-    private static Object golden;
+    private static JSONObject golden;
 
     private TestFiles() {}
 
@@ -48,18 +49,18 @@ final class TestFiles {
         return repo().resolve("android_demo/app/src/main/assets/iqlite.tflite");
     }
 
-    /** tests/golden/iqlite.json, parsed. */
-    static synchronized Object golden() throws IOException {
+    /** tests/golden/iqlite.json, parsed; read-only by convention, since every test shares the one object. */
+    static synchronized JSONObject golden() throws IOException, JSONException {
         if (golden == null) {
-            golden = MiniJson.parse(new String(Files.readAllBytes(repo().resolve("tests/golden/iqlite.json")),
+            golden = new JSONObject(new String(Files.readAllBytes(repo().resolve("tests/golden/iqlite.json")),
                     StandardCharsets.UTF_8));
         }
         return golden;
     }
 
-    @SuppressWarnings("unchecked")
-    static Map<String, Object> goldenImagesRecord() throws IOException {
-        return (Map<String, Object>) MiniJson.get(golden(), "images");
+    /** The golden record's "images": image name to its record (file, width, height, hashes, raw output, score). */
+    static JSONObject goldenImagesRecord() throws IOException, JSONException {
+        return golden().getJSONObject("images");
     }
 
     static String sha256(byte[] data) {
