@@ -202,14 +202,14 @@ def _read_thresholds(path: str, mtime_ns: int) -> dict[str, Threshold]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputNotFoundError(
-            f"{path}: flaw thresholds not found; run `python benchmarks/flaw_calibration.py` to calibrate them"
+            f"{path}: flaw thresholds not found; run `python -m benchmarks.flaw_calibration` to calibrate them"
         ) from None
     entries = data.get("reasons", {}) if isinstance(data, dict) else {}
     thresholds = {}
     for rule in RULES:
         entry = entries.get(rule.code)
         if not isinstance(entry, dict) or "threshold" not in entry or "severe" not in entry:
-            raise InputError(f"{path}: no threshold for reason {rule.code!r}; rerun benchmarks/flaw_calibration.py")
+            raise InputError(f"{path}: no threshold for reason {rule.code!r}; rerun python -m benchmarks.flaw_calibration")
         if entry.get("statistic") != rule.statistic or entry.get("fires_when") != rule.fires_when:
             raise InputError(f"{path}: the threshold of {rule.code!r} was calibrated for another statistic "
                              f"({entry.get('statistic')} {entry.get('fires_when')}); rerun the calibration")
