@@ -8,18 +8,17 @@ TFLite Support / MediaPipe metadata extractors and Netron already read, plus the
 preprocessing, the training data and the measured accuracy) as one JSON `CustomMetadata` entry.
 
 Format: the TFLite Metadata Schema, `metadata_schema.fbs` (namespace `tflite`, file identifier "M001",
-root table `ModelMetadata`). It started in tensorflow/tflite-support
-(`tensorflow_lite_support/metadata/metadata_schema.fbs`, up to schema 1.2.1 in the copy we read) and is
-maintained since in google-ai-edge/mediapipe (`mediapipe/tasks/metadata/metadata_schema.fbs`, "Schema
-Semantic version: 1.5.0"); this module follows schema 1.5.0, which added `CustomMetadata`. The metadata
-flatbuffer is stored in one of the model's buffers, named by a `Metadata` entry "TFLITE_METADATA" in the
-model's `metadata` list (the name the metadata populators and extractors use).
+root table `ModelMetadata`, "Schema Semantic version: 1.5.0", the version that added `CustomMetadata`). It
+started in tensorflow/tflite-support (`tensorflow_lite_support/metadata/metadata_schema.fbs`) and is maintained
+since in google-ai-edge/mediapipe (`mediapipe/tasks/metadata/metadata_schema.fbs`). The metadata flatbuffer is
+stored in one of the model's buffers, named by a `Metadata` entry "TFLITE_METADATA" in the model's `metadata`
+list (the name the metadata populators and extractors use).
 
-Only the tables iqlite writes are encoded here, by hand, with `flatbuffers.Builder` (no tflite-support
-dependency: it does not install on current Python/TensorFlow). A flatbuffer table finds each field through
-its vtable slot, which is the field's position in the schema's table declaration (a union field takes two
-slots: its type, then its value), so every slot below is named after its schema field and numbered in
-declaration order. Changing an order breaks every reader: the numbers are the schema's, not ours.
+The schema's table layouts are not written out here: export/metadata_schema holds the official schema file
+(from the tflite-support 0.4.4 wheel) and the Python code `flatc --python --gen-object-api` generates from it
+(scripts/generate_metadata_schema.sh), as `ai_edge_litert.schema_py_generated` is for the model schema. The
+metadata is built with its object API (`ModelMetadataT` etc., then `Pack`) and read with its accessors, with
+no tflite-support dependency (it does not install on current Python/TensorFlow).
 
 `min_parser_version` is "1.5.0": per the schema it is the largest "Added in" version among the fields a
 metadata buffer populates. Everything we write is in schema 1.0.0 except `SubGraphMetadata.custom_metadata`
@@ -39,9 +38,8 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
-from flatbuffers.number_types import Float32Flags, Uint8Flags, Uint32Flags
-from flatbuffers.table import Table
 
+from export.metadata_schema import metadata_schema_py_generated as fb
 from training.core.errors import InputError, InputNotFoundError
 from training.core.score_scale import GOOD_THRESHOLD, STAR_MAX, STAR_MIN
 
@@ -203,70 +201,41 @@ class ModelInfo:
         )
 
 
-# --- Schema layout: vtable slots in declaration order (metadata_schema.fbs 1.5.0), and enum values --------
+# --- The schema: flatc's generated code (export/metadata_schema), and names for its enum values -------------
 
-class _ModelMetadata:
-    (NAME, DESCRIPTION, VERSION, SUBGRAPH_METADATA, AUTHOR, LICENSE, ASSOCIATED_FILES,
-     MIN_PARSER_VERSION) = range(8)
-    FIELDS = 8
-
-
-class _SubGraphMetadata:
-    (NAME, DESCRIPTION, INPUT_TENSOR_METADATA, OUTPUT_TENSOR_METADATA, ASSOCIATED_FILES, INPUT_PROCESS_UNITS,
-     OUTPUT_PROCESS_UNITS, INPUT_TENSOR_GROUPS, OUTPUT_TENSOR_GROUPS, CUSTOM_METADATA) = range(10)
-    FIELDS = 10
+def _enum_names(enum: type) -> dict[int, str]:
+    """{value: name} of a generated enum or union-type class (its public class attributes)."""
+    return {value: name for name, value in vars(enum).items() if not name.startswith("_")}
 
 
-class _TensorMetadata:
-    NAME, DESCRIPTION, DIMENSION_NAMES, CONTENT, PROCESS_UNITS, STATS, ASSOCIATED_FILES = range(7)
-    FIELDS = 7
+_COLOR_SPACES = _enum_names(fb.ColorSpaceType)  # UNKNOWN, RGB, GRAYSCALE
+_CONTENT_PROPERTIES = _enum_names(fb.ContentProperties)  # NONE, FeatureProperties, ImageProperties, ...
+_PROCESS_UNIT_OPTIONS = _enum_names(fb.ProcessUnitOptions)  # NONE, NormalizationOptions, ...
 
 
-class _Content:
-    CONTENT_PROPERTIES_TYPE, CONTENT_PROPERTIES, RANGE = range(3)  # union content_properties: type, value
-    FIELDS = 3
+def _new(cls: type, **fields: object) -> object:
+    """An object-API table (`fb.ModelMetadataT` etc., whose constructors take no arguments) with `fields` set;
+    a name the schema does not have is refused, so a typo cannot silently drop a field."""
+    obj = cls()
+    for name, value in fields.items():
+        if not hasattr(obj, name):
+            raise AttributeError(f"{cls.__name__} has no field {name!r}")
+        setattr(obj, name, value)
+    return obj
 
 
-class _ImageProperties:
-    COLOR_SPACE, DEFAULT_SIZE = range(2)
-    FIELDS = 2
+class _CustomMetadataT(fb.CustomMetadataT):
+    """`CustomMetadataT` whose `data` starts on a 16-byte boundary, as the schema declares
+    (`data:[ubyte] (force_align: 16)`) and flatc's Python code does not do (it aligns the vector to 1)."""
 
-
-class _ImageSize:
-    WIDTH, HEIGHT = range(2)
-    FIELDS = 2
-
-
-class _ProcessUnit:
-    OPTIONS_TYPE, OPTIONS = range(2)  # union options: type, value
-    FIELDS = 2
-
-
-class _NormalizationOptions:
-    MEAN, STD = range(2)
-    FIELDS = 2
-
-
-class _Stats:
-    MAX, MIN = range(2)  # max is declared before min
-    FIELDS = 2
-
-
-class _CustomMetadata:
-    NAME, DATA = range(2)
-    FIELDS = 2
-
-
-_COLOR_SPACES = {0: "UNKNOWN", 1: "RGB", 2: "GRAYSCALE"}  # enum ColorSpaceType : byte
-# union ContentProperties (0 is NONE in every flatbuffers union)
-_FEATURE_PROPERTIES, _IMAGE_PROPERTIES = 1, 2
-_CONTENT_PROPERTIES = {0: "NONE", 1: "FeatureProperties", 2: "ImageProperties", 3: "BoundingBoxProperties",
-                       4: "AudioProperties"}
-# union ProcessUnitOptions
-_NORMALIZATION_OPTIONS = 1
-_PROCESS_UNIT_OPTIONS = {0: "NONE", 1: "NormalizationOptions", 2: "ScoreCalibrationOptions",
-                         3: "ScoreThresholdingOptions", 4: "BertTokenizerOptions",
-                         5: "SentencePieceTokenizerOptions", 6: "RegexTokenizerOptions"}
+    def Pack(self, builder: flatbuffers.Builder) -> int:  # the generated API's method name
+        name = builder.CreateString(self.name)
+        builder.Prep(_CUSTOM_DATA_ALIGNMENT, len(self.data))  # pad: the bytes written next start aligned
+        data = builder.CreateByteVector(bytes(self.data))
+        fb.CustomMetadataStart(builder)
+        fb.CustomMetadataAddName(builder, name)
+        fb.CustomMetadataAddData(builder, data)
+        return fb.CustomMetadataEnd(builder)
 
 
 # --- Encoding ------------------------------------------------------------------------------------------------
@@ -275,106 +244,47 @@ def encode_model_metadata(info: ModelInfo) -> bytes:
     """The `ModelMetadata` flatbuffer (file identifier "M001") for `info`; `info.image_size` must be set."""
     if info.image_size is None:
         raise ValueError("ModelInfo.image_size is not set (embed_metadata fills it from the model)")
-    w = _Writer()
     custom_data = json.dumps(info.custom_payload(), sort_keys=True, ensure_ascii=False, allow_nan=False,
                              separators=(",", ":")).encode("utf-8")
-    custom = w.table(_CustomMetadata.FIELDS, refs={
-        _CustomMetadata.NAME: w.string(CUSTOM_METADATA_NAME),
-        _CustomMetadata.DATA: w.aligned_bytes(custom_data, _CUSTOM_DATA_ALIGNMENT),
-    })
-    subgraph = w.table(_SubGraphMetadata.FIELDS, refs={
-        _SubGraphMetadata.INPUT_TENSOR_METADATA: w.vector([_tensor(w, info.input, info.image_size)]),
-        _SubGraphMetadata.OUTPUT_TENSOR_METADATA: w.vector([_tensor(w, info.output, info.image_size)]),
-        _SubGraphMetadata.CUSTOM_METADATA: w.vector([custom]),
-    })
-    root = w.table(_ModelMetadata.FIELDS, refs={
-        _ModelMetadata.NAME: w.string(info.name),
-        _ModelMetadata.DESCRIPTION: w.string(info.description),
-        _ModelMetadata.VERSION: w.string(info.version),
-        _ModelMetadata.SUBGRAPH_METADATA: w.vector([subgraph]),
-        _ModelMetadata.AUTHOR: w.string(info.author),
-        _ModelMetadata.LICENSE: w.string(info.license),
-        _ModelMetadata.MIN_PARSER_VERSION: w.string(MIN_PARSER_VERSION),
-    })
-    w.builder.Finish(root, file_identifier=METADATA_FILE_IDENTIFIER)
-    return bytes(w.builder.Output())
+    custom = _new(_CustomMetadataT, name=CUSTOM_METADATA_NAME, data=custom_data)
+    subgraph = _new(fb.SubGraphMetadataT, inputTensorMetadata=[_tensor(info.input, info.image_size)],
+                    outputTensorMetadata=[_tensor(info.output, info.image_size)], customMetadata=[custom])
+    root = _new(fb.ModelMetadataT, name=info.name, description=info.description, version=info.version,
+                subgraphMetadata=[subgraph], author=info.author, license=info.license,
+                minParserVersion=MIN_PARSER_VERSION)
+    builder = flatbuffers.Builder(4096)
+    builder.Finish(root.Pack(builder), file_identifier=METADATA_FILE_IDENTIFIER)
+    return bytes(builder.Output())
 
 
-def _tensor(w: _Writer, meta: TensorMeta, image_size: int) -> int:
-    """One `TensorMetadata` table: content, optional normalization process unit, stats."""
+def _tensor(meta: TensorMeta, image_size: int) -> fb.TensorMetadataT:
+    """One `TensorMetadata`: content, optional normalization process unit, stats."""
     if meta.color_space is None:
-        properties_type, properties = _FEATURE_PROPERTIES, w.table(0)
+        content = _new(fb.ContentT, contentPropertiesType=fb.ContentProperties.FeatureProperties,
+                       contentProperties=fb.FeaturePropertiesT())
     else:
         color = {name: value for value, name in _COLOR_SPACES.items()}.get(meta.color_space)
         if color is None:
             raise ValueError(f"unknown color space {meta.color_space!r}; the schema has "
                              f"{sorted(_COLOR_SPACES.values())}")
-        size = w.table(_ImageSize.FIELDS, uint32s={_ImageSize.WIDTH: image_size, _ImageSize.HEIGHT: image_size})
-        properties_type = _IMAGE_PROPERTIES
-        properties = w.table(_ImageProperties.FIELDS, refs={_ImageProperties.DEFAULT_SIZE: size},
-                             uint8s={_ImageProperties.COLOR_SPACE: color})
-    content = w.table(_Content.FIELDS, refs={_Content.CONTENT_PROPERTIES: properties},
-                      uint8s={_Content.CONTENT_PROPERTIES_TYPE: properties_type})
+        size = _new(fb.ImageSizeT, width=image_size, height=image_size)
+        content = _new(fb.ContentT, contentPropertiesType=fb.ContentProperties.ImageProperties,
+                       contentProperties=_new(fb.ImagePropertiesT, colorSpace=color, defaultSize=size))
     process_units = None
     if meta.mean is not None or meta.std is not None:
         if meta.mean is None or meta.std is None:
             raise ValueError(f"tensor {meta.name!r}: normalization needs both mean and std")
-        options = w.table(_NormalizationOptions.FIELDS, refs={
-            _NormalizationOptions.MEAN: w.floats(meta.mean), _NormalizationOptions.STD: w.floats(meta.std)})
-        unit = w.table(_ProcessUnit.FIELDS, refs={_ProcessUnit.OPTIONS: options},
-                       uint8s={_ProcessUnit.OPTIONS_TYPE: _NORMALIZATION_OPTIONS})
-        process_units = w.vector([unit])
-    stats = w.table(_Stats.FIELDS, refs={_Stats.MAX: w.floats(meta.stats_max), _Stats.MIN: w.floats(meta.stats_min)})
-    return w.table(_TensorMetadata.FIELDS, refs={
-        _TensorMetadata.NAME: w.string(meta.name),
-        _TensorMetadata.DESCRIPTION: w.string(meta.description),
-        _TensorMetadata.CONTENT: content,
-        _TensorMetadata.PROCESS_UNITS: process_units,
-        _TensorMetadata.STATS: stats,
-    })
+        options = _new(fb.NormalizationOptionsT, mean=_floats(meta.mean), std=_floats(meta.std))
+        process_units = [_new(fb.ProcessUnitT, optionsType=fb.ProcessUnitOptions.NormalizationOptions,
+                              options=options)]
+    return _new(fb.TensorMetadataT, name=meta.name, description=meta.description, content=content,
+                processUnits=process_units,
+                stats=_new(fb.StatsT, max=_floats(meta.stats_max), min=_floats(meta.stats_min)))
 
 
-class _Writer:
-    """`flatbuffers.Builder` with the few shapes the metadata needs. Children are written before parents."""
-
-    def __init__(self) -> None:
-        self.builder = flatbuffers.Builder(4096)
-
-    def string(self, text: str | None) -> int | None:
-        return None if text is None else self.builder.CreateString(text)
-
-    def floats(self, values: tuple[float, ...]) -> int:
-        return self.builder.CreateNumpyVector(np.asarray(values, dtype="<f4"))
-
-    def vector(self, offsets: list[int]) -> int:
-        """A vector of tables (offsets are written last to first)."""
-        b = self.builder
-        b.StartVector(4, len(offsets), 4)
-        for offset in reversed(offsets):
-            b.PrependUOffsetTRelative(offset)
-        return b.EndVector()
-
-    def aligned_bytes(self, data: bytes, alignment: int) -> int:
-        """A [ubyte] vector whose first byte sits on an `alignment` boundary (the schema's force_align)."""
-        b = self.builder
-        b.StartVector(1, len(data), alignment)
-        b.head -= len(data)
-        b.Bytes[b.head : b.head + len(data)] = data
-        return b.EndVector()
-
-    def table(self, fields: int, refs: dict[int, int | None] | None = None, uint8s: dict[int, int] | None = None,
-              uint32s: dict[int, int] | None = None) -> int:
-        """A table with `fields` vtable slots; None references are left out (absent field)."""
-        b = self.builder
-        b.StartObject(fields)
-        for slot, offset in (refs or {}).items():
-            if offset is not None:
-                b.PrependUOffsetTRelativeSlot(slot, offset, 0)
-        for slot, value in (uint32s or {}).items():
-            b.PrependUint32Slot(slot, value, 0)
-        for slot, value in (uint8s or {}).items():
-            b.PrependUint8Slot(slot, value, 0)
-        return b.EndObject()
+def _floats(values: tuple[float, ...]) -> np.ndarray:
+    """A [float] field's values as float32 (the object API packs a numpy array as one vector)."""
+    return np.asarray(values, dtype="<f4")
 
 
 # --- Decoding ------------------------------------------------------------------------------------------------
@@ -387,119 +297,89 @@ def decode_model_metadata(data: bytes) -> dict:
     JSON is parsed; any other shows as "<N bytes>".
     """
     data = bytes(data)
-    if len(data) < 8 or data[4:8] != METADATA_FILE_IDENTIFIER:
+    if len(data) < 8 or not fb.ModelMetadata.ModelMetadataBufferHasIdentifier(data, 0):
         raise ValueError(f"not TFLite metadata: expected file identifier {METADATA_FILE_IDENTIFIER!r} at bytes 4-8, "
                          f"found {data[4:8]!r}")
     try:
-        root = _Reader(data, flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0))
+        root = fb.ModelMetadata.GetRootAs(data, 0)
+        subgraphs = [root.SubgraphMetadata(i) for i in range(root.SubgraphMetadataLength())]
         return {
-            "name": root.string(_ModelMetadata.NAME),
-            "description": root.string(_ModelMetadata.DESCRIPTION),
-            "version": root.string(_ModelMetadata.VERSION),
-            "author": root.string(_ModelMetadata.AUTHOR),
-            "license": root.string(_ModelMetadata.LICENSE),
-            "min_parser_version": root.string(_ModelMetadata.MIN_PARSER_VERSION),
-            "subgraphs": [_decode_subgraph(s) for s in root.tables(_ModelMetadata.SUBGRAPH_METADATA)],
-            "custom_metadata": _custom_of_first_subgraph(root),
+            "name": _str(root.Name()),
+            "description": _str(root.Description()),
+            "version": _str(root.Version()),
+            "author": _str(root.Author()),
+            "license": _str(root.License()),
+            "min_parser_version": _str(root.MinParserVersion()),
+            "subgraphs": [_decode_subgraph(s) for s in subgraphs],
+            "custom_metadata": _decode_custom(subgraphs[0]) if subgraphs else {},
         }
     except _CORRUPT as err:
         raise ValueError(f"corrupt TFLite metadata flatbuffer ({err})") from err
 
 
-def _decode_subgraph(sub: _Reader) -> dict:
+def _str(value: bytes | None) -> str | None:
+    """A generated string accessor's bytes as text; bad UTF-8 raises (it is reported as corrupt metadata)."""
+    return None if value is None else value.decode("utf-8")
+
+
+def _decode_subgraph(sub: fb.SubGraphMetadata) -> dict:
     return {
-        "name": sub.string(_SubGraphMetadata.NAME),
-        "description": sub.string(_SubGraphMetadata.DESCRIPTION),
-        "inputs": [_decode_tensor(t) for t in sub.tables(_SubGraphMetadata.INPUT_TENSOR_METADATA)],
-        "outputs": [_decode_tensor(t) for t in sub.tables(_SubGraphMetadata.OUTPUT_TENSOR_METADATA)],
+        "name": _str(sub.Name()),
+        "description": _str(sub.Description()),
+        "inputs": [_decode_tensor(sub.InputTensorMetadata(i)) for i in range(sub.InputTensorMetadataLength())],
+        "outputs": [_decode_tensor(sub.OutputTensorMetadata(i)) for i in range(sub.OutputTensorMetadataLength())],
     }
 
 
-def _custom_of_first_subgraph(root: _Reader) -> dict:
-    """{name: parsed JSON or "<N bytes>"} of the main (0th) subgraph's CustomMetadata entries."""
-    subgraphs = root.tables(_ModelMetadata.SUBGRAPH_METADATA)
+def _decode_custom(sub: fb.SubGraphMetadata) -> dict:
+    """{name: parsed JSON or "<N bytes>"} of a subgraph's CustomMetadata entries (iqlite reads the main, 0th)."""
     result: dict = {}
-    for entry in subgraphs[0].tables(_SubGraphMetadata.CUSTOM_METADATA) if subgraphs else []:
-        payload = entry.bytes(_CustomMetadata.DATA)
+    for entry in (sub.CustomMetadata(i) for i in range(sub.CustomMetadataLength())):
+        payload = b"" if entry.DataIsNone() else entry.DataAsNumpy().tobytes()
         try:
             value = json.loads(payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError):
             value = f"<{len(payload)} bytes>"
-        result[entry.string(_CustomMetadata.NAME) or ""] = value
+        result[_str(entry.Name()) or ""] = value
     return result
 
 
-def _decode_tensor(t: _Reader) -> dict:
-    content = t.table(_TensorMetadata.CONTENT)
-    stats = t.table(_TensorMetadata.STATS)
+def _decode_tensor(t: fb.TensorMetadata) -> dict:
+    content, stats = t.Content(), t.Stats()
     return {
-        "name": t.string(_TensorMetadata.NAME),
-        "description": t.string(_TensorMetadata.DESCRIPTION),
+        "name": _str(t.Name()),
+        "description": _str(t.Description()),
         "content": _decode_content(content) if content else None,
-        "process_units": [_decode_process_unit(u) for u in t.tables(_TensorMetadata.PROCESS_UNITS)],
-        "stats": {"min": stats.floats(_Stats.MIN), "max": stats.floats(_Stats.MAX)} if stats else None,
+        "process_units": [_decode_process_unit(t.ProcessUnits(i)) for i in range(t.ProcessUnitsLength())],
+        "stats": ({"min": [float(stats.Min(i)) for i in range(stats.MinLength())],
+                   "max": [float(stats.Max(i)) for i in range(stats.MaxLength())]} if stats else None),
     }
 
 
-def _decode_content(content: _Reader) -> dict:
-    kind = content.uint8(_Content.CONTENT_PROPERTIES_TYPE)
+def _decode_content(content: fb.Content) -> dict:
+    kind = content.ContentPropertiesType()
     result: dict = {"type": _CONTENT_PROPERTIES.get(kind, f"unknown ({kind})")}
-    properties = content.table(_Content.CONTENT_PROPERTIES)
-    if kind == _IMAGE_PROPERTIES and properties is not None:
-        color = properties.uint8(_ImageProperties.COLOR_SPACE)
+    table = content.ContentProperties()  # a union's value: a bare table, typed by the union's type field
+    if kind == fb.ContentProperties.ImageProperties and table is not None:
+        properties = fb.ImageProperties()
+        properties.Init(table.Bytes, table.Pos)
+        color = properties.ColorSpace()
         result["color_space"] = _COLOR_SPACES.get(color, f"unknown ({color})")
-        size = properties.table(_ImageProperties.DEFAULT_SIZE)
-        result["default_size"] = [size.uint32(_ImageSize.WIDTH), size.uint32(_ImageSize.HEIGHT)] if size else None
+        size = properties.DefaultSize()
+        result["default_size"] = [size.Width(), size.Height()] if size else None
     return result
 
 
-def _decode_process_unit(unit: _Reader) -> dict:
-    kind = unit.uint8(_ProcessUnit.OPTIONS_TYPE)
+def _decode_process_unit(unit: fb.ProcessUnit) -> dict:
+    kind = unit.OptionsType()
     result: dict = {"type": _PROCESS_UNIT_OPTIONS.get(kind, f"unknown ({kind})")}
-    options = unit.table(_ProcessUnit.OPTIONS)
-    if kind == _NORMALIZATION_OPTIONS and options is not None:
-        result["mean"] = options.floats(_NormalizationOptions.MEAN)
-        result["std"] = options.floats(_NormalizationOptions.STD)
+    table = unit.Options()
+    if kind == fb.ProcessUnitOptions.NormalizationOptions and table is not None:
+        options = fb.NormalizationOptions()
+        options.Init(table.Bytes, table.Pos)
+        result["mean"] = [float(options.Mean(i)) for i in range(options.MeanLength())]
+        result["std"] = [float(options.Std(i)) for i in range(options.StdLength())]
     return result
-
-
-class _Reader:
-    """Read access to one flatbuffer table by schema slot number (vtable offset = 4 + 2 * slot)."""
-
-    def __init__(self, buf: bytes, pos: int) -> None:
-        self._table = Table(buf, pos)
-
-    def _offset(self, slot: int) -> int:
-        return self._table.Offset(4 + 2 * slot)
-
-    def string(self, slot: int) -> str | None:
-        o = self._offset(slot)
-        return self._table.String(o + self._table.Pos).decode("utf-8") if o else None
-
-    def uint8(self, slot: int) -> int:
-        return self._table.GetSlot(4 + 2 * slot, 0, Uint8Flags)
-
-    def uint32(self, slot: int) -> int:
-        return self._table.GetSlot(4 + 2 * slot, 0, Uint32Flags)
-
-    def table(self, slot: int) -> _Reader | None:
-        o = self._offset(slot)
-        return _Reader(self._table.Bytes, self._table.Indirect(o + self._table.Pos)) if o else None
-
-    def tables(self, slot: int) -> list[_Reader]:
-        o = self._offset(slot)
-        if not o:
-            return []
-        start, n = self._table.Vector(o), self._table.VectorLen(o)
-        return [_Reader(self._table.Bytes, self._table.Indirect(start + 4 * i)) for i in range(n)]
-
-    def floats(self, slot: int) -> list[float]:
-        o = self._offset(slot)
-        return [float(x) for x in self._table.GetVectorAsNumpy(Float32Flags, o)] if o else []
-
-    def bytes(self, slot: int) -> bytes:
-        o = self._offset(slot)
-        return self._table.GetVectorAsNumpy(Uint8Flags, o).tobytes() if o else b""
 
 
 # --- The metadata inside a .tflite model ---------------------------------------------------------------------

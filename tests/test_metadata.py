@@ -1,4 +1,5 @@
-"""TFLite metadata: the schema encoding, embedding it into real .tflite files, and `python -m export info`.
+"""TFLite metadata: the schema encoding (checked against flatc, an independent reader), the generated schema
+code, embedding the metadata into real .tflite files, and `python -m export info`.
 
 A tiny uint8-in, uint8-out model stands in for the real one (same tail: sigmoid * 5, so the exporter's
 output pinning applies); converting it takes a few seconds, not the ~25 s of the MobileNetV2 export.
@@ -6,8 +7,13 @@ output pinning applies); converting it takes a few seconds, not the ~25 s of the
 
 from __future__ import annotations
 
+import hashlib
+import importlib
+import importlib.metadata
 import json
 import math
+import re
+import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,7 +23,6 @@ import flatbuffers
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from flatbuffers.table import Table
 
 from export import cli
 from export.compact import compact_tflite
@@ -34,12 +39,16 @@ from export.metadata import (
     package_version,
     read_metadata,
 )
+from export.metadata_schema import metadata_schema_py_generated as fb
 from export.tflite_export import convert_float, quantize_int8, raw_outputs
 from training.regressor.config import TrainConfig
 from training.regressor.keras_setup import keras
 
 SIZE = 32
 REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "export" / "metadata_schema" / "metadata_schema.fbs"
+GENERATED = REPO / "export" / "metadata_schema" / "metadata_schema_py_generated.py"
+SHIPPED_MODEL = REPO / "android_demo" / "app" / "src" / "main" / "assets" / "iqlite.tflite"
 
 
 def _full_info(**overrides) -> ModelInfo:
@@ -100,37 +109,168 @@ def test_custom_metadata_is_strict_json():
     assert custom["metrics"] == {"srcc": None, "n": 3, "plcc": 0.5}
 
 
-def test_layout_follows_the_schema_declaration_order():
-    """Read the buffer with raw vtable offsets (4 + 2 * field index in metadata_schema.fbs), not our decoder."""
-    data = bytearray(encode_model_metadata(_full_info()))
+def test_custom_metadata_data_is_16_byte_aligned():
+    """CustomMetadata.data is declared `(force_align: 16)`; flatc's Python code ignores that, our Pack does not."""
+    info = _full_info()
+    for preprocessing in ("a", "ab", "abc", "abcd" * 5):  # payload lengths that leave every padding
+        data = encode_model_metadata(replace(info, preprocessing=preprocessing))
+        payload = json.dumps(replace(info, preprocessing=preprocessing).custom_payload(), sort_keys=True,
+                             ensure_ascii=False, separators=(",", ":")).encode()
+        start = data.find(payload)
+        assert start > 0 and data.count(payload) == 1
+        assert start % 16 == 0 and len(data) % 16 == 0  # buffer start and end on the boundary, so any reader's
+        assert int.from_bytes(data[start - 4 : start], "little") == len(payload)  # the vector's length prefix
 
-    follow = Table(data, 0).Indirect  # position + the unsigned offset stored there
 
-    def field(pos: int, index: int) -> int:
-        offset = Table(data, pos).Offset(4 + 2 * index)
-        assert offset, f"field {index} missing"
-        return pos + offset
+def _flatc_json(tmp_path: Path, data: bytes) -> dict:
+    """The metadata flatbuffer as the flatc compiler decodes it with the official schema: a reader that shares
+    no code with ours (not export/metadata.py, not the generated Python, not the flatbuffers runtime)."""
+    if shutil.which("flatc") is None:
+        pytest.skip("flatc not installed (Debian package flatbuffers-compiler; scripts/system_packages.sh)")
+    (tmp_path / "metadata.bin").write_bytes(data)
+    result = subprocess.run(["flatc", "--json", "--strict-json", "--raw-binary", "-o", str(tmp_path), str(SCHEMA),
+                             "--", str(tmp_path / "metadata.bin")], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads((tmp_path / "metadata.json").read_text(encoding="utf-8"))
 
-    def string(pos: int, index: int) -> str:
-        return Table(data, 0).String(field(pos, index)).decode()
 
-    def first_of_vector(pos: int, index: int) -> int:
-        return follow(follow(field(pos, index)) + 4)  # skip the vector's length
+def test_an_independent_reader_sees_what_we_wrote(tmp_path):
+    """flatc's JSON of our buffer, field by field: every schema field we fill, named as the schema names it, and
+    nothing else (flatc leaves out absent fields and defaults)."""
+    info = _full_info(metrics={"srcc": 0.81, "plcc": float("nan")})
+    decoded = _flatc_json(tmp_path, encode_model_metadata(info))
+    (subgraph,) = decoded.pop("subgraph_metadata")
+    assert decoded == {"name": "test model", "description": "a description", "version": "2.3.4", "author": "someone",
+                       "license": "MIT", "min_parser_version": "1.5.0"}
+    (custom,) = subgraph.pop("custom_metadata")
+    assert custom["name"] == "iqlite" and json.loads(bytes(custom["data"])) == info.custom_payload()
+    assert json.loads(bytes(custom["data"]))["metrics"] == {"srcc": 0.81, "plcc": None}
+    assert subgraph == {
+        "input_tensor_metadata": [{
+            "name": "image", "description": IMAGE_INPUT.description,
+            "content": {"content_properties_type": "ImageProperties",
+                        "content_properties": {"color_space": "RGB", "default_size": {"width": SIZE, "height": SIZE}}},
+            "process_units": [{"options_type": "NormalizationOptions", "options": {"mean": [0.0], "std": [1.0]}}],
+            "stats": {"max": [255.0], "min": [0.0]},
+        }],
+        "output_tensor_metadata": [{
+            "name": "stars", "description": "0–5, higher is better",
+            "content": {"content_properties_type": "FeatureProperties", "content_properties": {}},
+            "stats": {"max": [5.0], "min": [0.0]},
+        }],
+    }
 
-    root = flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0)
-    # ModelMetadata: name 0, description 1, version 2, subgraph_metadata 3, author 4, license 5, min_parser_version 7
-    assert [string(root, i) for i in (0, 2, 4, 5, 7)] == ["test model", "2.3.4", "someone", "MIT", "1.5.0"]
-    subgraph = first_of_vector(root, 3)
-    # SubGraphMetadata: ..., input_tensor_metadata 2, ..., custom_metadata 9 (after two tensor-group fields)
-    tensor = first_of_vector(subgraph, 2)
-    assert string(tensor, 0) == "image"
-    content = follow(field(tensor, 3))
-    assert data[field(content, 0)] == 2  # union type ContentProperties.ImageProperties
-    custom = first_of_vector(subgraph, 9)
-    assert string(custom, 0) == "iqlite"
-    payload_start = follow(field(custom, 1)) + 4
-    assert payload_start % 16 == 0  # CustomMetadata.data is (force_align: 16)
-    assert data[payload_start : payload_start + 1] == b"{"
+
+def _as_read_metadata(flatc: dict) -> dict:
+    """flatc's JSON in `read_metadata`'s shape (absent fields as the schema's defaults), to compare the two."""
+    def tensor(t: dict) -> dict:
+        content = None
+        if "content" in t:
+            kind = t["content"].get("content_properties_type", "NONE")
+            content = {"type": kind}
+            if kind == "ImageProperties":
+                properties = t["content"].get("content_properties", {})
+                size = properties.get("default_size")
+                content |= {"color_space": properties.get("color_space", "UNKNOWN"),
+                            "default_size": [size.get("width", 0), size.get("height", 0)] if size else None}
+        units = []
+        for unit in t.get("process_units", []):
+            units.append({"type": unit.get("options_type", "NONE")})
+            if units[-1]["type"] == "NormalizationOptions":
+                units[-1] |= {"mean": unit["options"].get("mean", []), "std": unit["options"].get("std", [])}
+        stats = t.get("stats")
+        return {"name": t.get("name"), "description": t.get("description"), "content": content, "process_units": units,
+                "stats": {"min": stats.get("min", []), "max": stats.get("max", [])} if stats is not None else None}
+
+    subgraphs = flatc.get("subgraph_metadata", [])
+    custom = subgraphs[0].get("custom_metadata", []) if subgraphs else []
+    fields = ("name", "description", "version", "author", "license", "min_parser_version")
+    return {
+        **{key: flatc.get(key) for key in fields},
+        "subgraphs": [{"name": s.get("name"), "description": s.get("description"),
+                       "inputs": [tensor(t) for t in s.get("input_tensor_metadata", [])],
+                       "outputs": [tensor(t) for t in s.get("output_tensor_metadata", [])]} for s in subgraphs],
+        "custom_metadata": {c.get("name", ""): json.loads(bytes(c.get("data", []))) for c in custom},
+    }
+
+
+def test_an_independent_reader_agrees_with_read_metadata_on_the_shipped_model(tmp_path):
+    """The shipped model's metadata was written by the hand-coded encoder iqlite had before the generated code:
+    flatc and read_metadata must read it alike."""
+    if not SHIPPED_MODEL.is_file():
+        pytest.skip(f"{SHIPPED_MODEL} not present")
+    content = SHIPPED_MODEL.read_bytes()
+    model = schema.Model.GetRootAs(content, 0)
+    (buffer,) = [model.Metadata(i).Buffer() for i in range(model.MetadataLength())
+                 if model.Metadata(i).Name() == METADATA_NAME.encode()]
+    data = model.Buffers(buffer).DataAsNumpy().tobytes()
+    assert _as_read_metadata(_flatc_json(tmp_path, data)) == read_metadata(content)
+
+
+def test_an_independent_reader_agrees_with_our_decoder_on_other_content(tmp_path):
+    """Grey image, no normalization, two custom entries (one not JSON): the decoder's other branches."""
+    info = _full_info(input=replace(IMAGE_INPUT, color_space="GRAYSCALE", mean=None, std=None))
+    obj = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAs(encode_model_metadata(info), 0))
+    extra = fb.CustomMetadataT()
+    extra.name, extra.data = "other tool", np.frombuffer(b"\x00\xffnot json", dtype=np.uint8)
+    obj.subgraphMetadata[0].customMetadata.append(extra)
+    builder = flatbuffers.Builder(0)
+    builder.Finish(obj.Pack(builder), file_identifier=b"M001")
+    data = bytes(builder.Output())
+    decoded = decode_model_metadata(data)
+    assert decoded["subgraphs"][0]["inputs"][0]["content"]["color_space"] == "GRAYSCALE"
+    assert decoded["custom_metadata"]["other tool"] == "<10 bytes>"
+    flatc = _flatc_json(tmp_path, data)
+    flatc["subgraph_metadata"][0]["custom_metadata"].pop()  # not JSON: compared above
+    del decoded["custom_metadata"]["other tool"]
+    assert _as_read_metadata(flatc) == decoded
+
+
+def test_generated_object_api_round_trips_with_the_pinned_runtime():
+    """Unpack our buffer into the generated object API and pack it again with the pinned flatbuffers runtime."""
+    data = encode_model_metadata(_full_info())
+    obj = fb.ModelMetadataT.InitFromObj(fb.ModelMetadata.GetRootAs(data, 0))
+    builder = flatbuffers.Builder(0)
+    builder.Finish(obj.Pack(builder), file_identifier=b"M001")
+    assert decode_model_metadata(bytes(builder.Output())) == decode_model_metadata(data)
+
+
+def test_generated_code_calls_only_what_the_pinned_runtime_has():
+    """flatc's Python output (of the version in its header) calls the flatbuffers runtime by name; each name,
+    including those of schema parts iqlite never writes, must exist in the pinned runtime."""
+    import flatbuffers.builder
+    import flatbuffers.table
+
+    assert importlib.metadata.version("flatbuffers") == "25.12.19"  # pyproject.toml's pin
+    source = GENERATED.read_text(encoding="utf-8")
+    for name in set(re.findall(r"\bbuilder\.(\w+)\(", source)):
+        assert hasattr(flatbuffers.builder.Builder, name), f"Builder.{name}"
+    for name in set(re.findall(r"\b_tab\.(\w+)\(", source)):
+        assert hasattr(flatbuffers.table.Table, name), f"Table.{name}"
+    for module, name in set(re.findall(r"\bflatbuffers\.(\w+)\.(\w+)", source)):
+        assert hasattr(importlib.import_module(f"flatbuffers.{module}"), name), f"flatbuffers.{module}.{name}"
+
+
+def test_vendored_schema_is_the_pinned_official_one():
+    script = (REPO / "scripts" / "generate_metadata_schema.sh").read_text(encoding="utf-8")
+    (pinned,) = re.findall(r"^SCHEMA_SHA256=([0-9a-f]{64})$", script, flags=re.MULTILINE)
+    assert hashlib.sha256(SCHEMA.read_bytes()).hexdigest() == pinned
+    assert "Schema Semantic version: 1.5.0" in SCHEMA.read_text(encoding="utf-8")
+
+
+def test_generated_module_is_flatc_output_for_the_vendored_schema(tmp_path):
+    """The checked-in module is what its header's flatc makes from the vendored schema (nobody edited it)."""
+    source = GENERATED.read_text(encoding="utf-8")
+    (version,) = re.findall(r"^# flatc (\S+) --python --gen-object-api --gen-onefile", source, flags=re.MULTILINE)
+    if shutil.which("flatc") is None:
+        pytest.skip("flatc not installed (Debian package flatbuffers-compiler; scripts/system_packages.sh)")
+    installed = subprocess.run(["flatc", "--version"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    if installed != version:
+        pytest.skip(f"flatc {installed} installed, the module was generated by flatc {version}")
+    subprocess.run(["flatc", "--python", "--gen-object-api", "--gen-onefile", "-o", str(tmp_path), str(SCHEMA)],
+                   capture_output=True, check=True, timeout=60)
+    flatc_part = source[source.index("# automatically generated by the FlatBuffers compiler"):]
+    assert flatc_part == (tmp_path / "metadata_schema_generated.py").read_text(encoding="utf-8")
 
 
 def test_embedding_keeps_outputs_and_adds_only_the_metadata(tiny):

@@ -209,7 +209,8 @@ def _read_thresholds(path: str, mtime_ns: int) -> dict[str, Threshold]:
     for rule in RULES:
         entry = entries.get(rule.code)
         if not isinstance(entry, dict) or "threshold" not in entry or "severe" not in entry:
-            raise InputError(f"{path}: no threshold for reason {rule.code!r}; rerun python -m benchmarks.flaw_calibration")
+            raise InputError(f"{path}: no threshold for reason {rule.code!r}; "
+                             "rerun python -m benchmarks.flaw_calibration")
         if entry.get("statistic") != rule.statistic or entry.get("fires_when") != rule.fires_when:
             raise InputError(f"{path}: the threshold of {rule.code!r} was calibrated for another statistic "
                              f"({entry.get('statistic')} {entry.get('fires_when')}); rerun the calibration")
