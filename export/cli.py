@@ -13,6 +13,9 @@
 once the arguments are parsed, so `--help` is instant too. Errors a user can fix (`training.core.errors.UserError`)
 print one message and exit 2; anything else is a bug and shows its traceback. Native start-up lines of
 TensorFlow and LiteRT are filtered out unless `--verbose` is given.
+
+The handlers only parse, call and print: the export pipeline is `export.run_export.export_run`, a model's
+self-description `export.describe.describe_model`.
 """
 
 from __future__ import annotations
@@ -20,26 +23,24 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
-from export.metadata import (
-    CUSTOM_METADATA_NAME,
-    DEFAULT_AUTHOR,
-    DEFAULT_LICENSE,
-    DEFAULT_NAME,
-    format_metadata,
-    format_tensor_facts,
-    info_from_run,
-    read_metadata,
-    tensor_facts,
+from export.metadata import DEFAULT_AUTHOR, DEFAULT_LICENSE, DEFAULT_NAME
+from export.run_export import (
+    DEFAULT_BUDGET_BYTES,
+    DEFAULT_QAT_EPOCHS,
+    DEFAULT_REPRESENTATIVE,
+    export_run,
+    recorded_images_dir,
 )
-from training.core.cli_help import HelpFormatter
-from training.core.errors import InputError, UserError
+from training.core.cli_help import HelpFormatter, add_command, run_command
+from training.core.errors import InputError
 from training.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["SHIPPED_MODEL", "build_parser", "main"]
+
+#: benchmarks/tflite_latency.py imports the recorded-images lookup under its old name, from here.
+_recorded_images_dir = recorded_images_dir
 
 #: The model shipped with the project (trained on LIVE-C; see android_demo/MODEL_CARD.md): `score`'s default.
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "android_demo/app/src/main/assets/iqlite.tflite"
@@ -52,22 +53,15 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _command(sub: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
-    """A subcommand that also accepts --verbose after its name (`... score --verbose`), not only before it."""
-    parser = sub.add_parser(name, **kwargs)
-    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="also show the native start-up messages of TensorFlow and LiteRT")
-    return parser
-
-
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each one's handler is its `func` default (see `add_command`)."""
     parser = argparse.ArgumentParser(prog="python -m export", description="Export and run iqlite .tflite models.")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's and LiteRT's native messages (converter, delegates)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = _command(
-        sub, "tflite",
+    t = add_command(
+        sub, "tflite", cmd_tflite,
         help="convert a training run's model.keras to an int8 .tflite (uint8 image in, uint8 score out)",
         description=(
             "Convert a trained run to a full-integer int8 .tflite with a fixed input of one SxSx3 uint8 image. "
@@ -82,15 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--images", type=Path,
                    help="folder the run's photos are relative to (default: the folder the run recorded)")
     t.add_argument("--out", type=Path, required=True, help="the .tflite file to write")
-    t.add_argument("--budget-kb", type=float, default=450, help="largest allowed int8 file, in KB (1000 bytes)")
+    t.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000,
+                   help="largest allowed int8 file, in KB (1000 bytes)")
     t.add_argument("--image-size", type=_positive_int, help="input size S (default: the run's training size)")
-    t.add_argument("--representative", type=_positive_int, default=200, metavar="N",
+    t.add_argument("--representative", type=_positive_int, default=DEFAULT_REPRESENTATIVE, metavar="N",
                    help="training photos used to calibrate quantization")
     t.add_argument("--float", action="store_true", help="write a float32 model instead (no budget, no --images)")
     t.add_argument("--qat", action="store_true",
                    help="quantization-aware training: fine-tune with int8 rounding simulated (minutes), write that "
                    "model, and compare it with post-training quantization in OUT.qat.json (or REPORT.qat.json)")
-    t.add_argument("--qat-epochs", type=_positive_int, default=3, metavar="N", help="QAT fine-tuning epochs")
+    t.add_argument("--qat-epochs", type=_positive_int, default=DEFAULT_QAT_EPOCHS, metavar="N",
+                   help="QAT fine-tuning epochs")
     t.add_argument("--require-parity", action="store_true",
                    help="exit with status 1 when the int8 model misses the parity bar (the file is still written, "
                    "with the measured parity in its report and metadata)")
@@ -105,8 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--license", default=DEFAULT_LICENSE,
                    help="licence in the metadata (training data may impose another than the project's)")
 
-    s = _command(
-        sub, "score",
+    s = add_command(
+        sub, "score", cmd_score,
         help="score photos with a .tflite model into a CSV (path,score,stars,error[,reasons])",
         description=(
             "Score image files and folders (searched recursively) with a .tflite model. Writes one CSV row per "
@@ -129,8 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    i = _command(
-        sub, "info",
+    i = add_command(
+        sub, "info", cmd_info,
         help="show a .tflite model's embedded metadata and its input/output tensors",
         description=(
             "Print what a .tflite model says about itself: the embedded TFLite metadata (name, version, "
@@ -141,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("model", type=Path, metavar="MODEL.tflite", help="the model file")
     i.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
-    g = _command(
-        sub, "golden",
+    g = add_command(
+        sub, "golden", cmd_golden,
         help="record a model's outputs on the golden images (what tests and apps must reproduce exactly)",
         description=(
             "Draw the golden images (export/golden.py: formula-made PNGs) into --images and write, for each, the "
@@ -156,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from export.phone_bench import BINARY_HELP, DELEGATES
 
-    b = _command(
-        sub, "bench",
+    b = add_command(
+        sub, "bench", cmd_bench,
         help="latency and memory on Android phones over adb, with TFLite's benchmark_model",
         description=(
             "Benchmark a .tflite model on every connected Android device (or --serial ones): read the device facts "
@@ -185,8 +181,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--connect", action="append", default=[], metavar="HOST:PORT",
                    help="`adb connect` to this address first (wireless debugging); repeatable")
 
-    n = _command(
-        sub, "nima",
+    n = add_command(
+        sub, "nima", cmd_nima,
         help="export a NIMA baseline run (python -m training nima) to int8 .tflite (outputs: mean and std)",
         description=(
             "Rebuild a NIMA baseline run's model (its frozen backbone from config.json, its head from "
@@ -199,8 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--run", type=Path, required=True, help="folder written by python -m training nima")
     n.add_argument("--images", type=Path, help="folder the run's image paths are relative to")
     n.add_argument("--out", type=Path, required=True, help=".tflite file to write")
-    w = _command(
-        sub, "web",
+    w = add_command(
+        sub, "web", cmd_web,
         help="build the browser demo (web_demo/) with a model into a static folder",
         description=(
             "Copy the page (web_demo/), LiteRT.js and its WASM files (from web_demo/node_modules: run `npm ci` "
@@ -213,8 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="int8 .tflite model (uint8 [1,S,S,3] in); default: the shipped model")
     w.add_argument("--out", type=Path, required=True, help="folder to build the page into")
 
-    m = _command(
-        sub, "summary",
+    m = add_command(
+        sub, "summary", cmd_summary,
         help="say in a few lines what a run produced: model, accuracy on held-out photos, int8 parity, files",
         description=(
             "Read a run folder's metrics.json, the exported model's report (MODEL.json) and the scores CSV, and "
@@ -228,8 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--model", type=Path, help="the exported .tflite (default: RUN_DIR/iqlite.tflite)")
     m.add_argument("--scores", type=Path, help="scores CSV of that model (default: RUN_DIR/scores.csv)")
 
-    v = _command(
-        sub, "serve",
+    v = add_command(
+        sub, "serve", cmd_serve,
         help="serve a built web demo on 127.0.0.1 (WASM MIME type, cross-origin isolation for threads)",
         formatter_class=HelpFormatter,
     )
@@ -238,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_score(args: argparse.Namespace) -> int:
+def cmd_score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from export.score import score_to_csv, skipped_report_path
 
     if not args.max_megapixels > 0:
@@ -258,7 +254,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_summary(args: argparse.Namespace) -> int:
+def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from export.run_summary import format_run_summary
 
     text, _ = format_run_summary(args.run, args.model, args.scores)
@@ -266,7 +262,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_golden(args: argparse.Namespace) -> int:
+def cmd_golden(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from export.golden import write_golden_record
 
     images = args.images or args.out.parent / "golden_images"
@@ -277,7 +273,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from export.phone_bench import BenchSettings, markdown_table, run_bench, write_results
 
     settings = BenchSettings(threads=tuple(dict.fromkeys(args.threads)), delegates=tuple(dict.fromkeys(args.delegates)),
@@ -291,135 +287,55 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_info(args: argparse.Namespace) -> int:
-    from export.model_file import check_tflite_file
+def cmd_info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from export.describe import describe_model
 
-    path: Path = check_tflite_file(args.model)
-    content = path.read_bytes()
-    try:
-        metadata = read_metadata(content)
-        facts = tensor_facts(content)
-    except (ValueError, RuntimeError) as err:  # not a model, or one LiteRT cannot load
-        raise InputError(f"{path}: {err}") from err
-    if args.json:
-        print(json.dumps({"file": str(path), **facts, "metadata": metadata}, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{path}")
-    print(format_tensor_facts(facts))
-    if metadata is None:
-        print("no iqlite metadata: this model has no TFLite metadata (export it with this version of iqlite)")
-    else:
-        if CUSTOM_METADATA_NAME not in metadata.get("custom_metadata", {}):
-            print("no iqlite metadata: the model's TFLite metadata was not written by iqlite")
-        print(format_metadata(metadata))
+    description = describe_model(args.model)
+    print(json.dumps(description.to_dict(), indent=2, ensure_ascii=False) if args.json else description.text())
     return 0
-
-
-def _recorded_images_dir(run_dir: Path) -> Path | None:
-    """The images folder the training run recorded in ratings_summary.json, if it still exists."""
-    try:
-        recorded = json.loads((Path(run_dir) / "ratings_summary.json").read_text()).get("images_dir")
-    except (OSError, ValueError):
-        return None
-    return Path(recorded) if recorded and Path(recorded).is_dir() else None
 
 
 def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.qat and args.float:
         parser.error("--qat makes an int8 model; it cannot be combined with --float")
-    if not args.float and args.images is None:
-        args.images = _recorded_images_dir(args.model)
-        if args.images is None:
+    images = args.images
+    if not args.float and images is None:
+        images = recorded_images_dir(args.model)
+        if images is None:
             parser.error("int8 export needs --images: the folder the run's training photos are in")
-    from export import tflite_export as te
-    from training.core import atomic
-
-    atomic.check_writable(args.out)
-    model, config = te.load_run(args.model)
-    size = args.image_size or config.image_size
-    info = info_from_run(args.model, image_size=size, version=args.model_version, name=args.name,
-                         author=args.author, license=args.license)
-    fixed = te.fixed_size_model(model, size)
-    if args.float:
-        report = te.convert_float(fixed, args.out, info=info)
-        atomic.write_json(args.report or f"{args.out}.json", report.to_dict())
-        print(report.summary())
-        return 0
-    started = time.monotonic()
-    rep = te.representative_images(args.model, args.images, n=args.representative, image_size=size)
-    print(f"calibrating int8 quantization on {len(rep)} training photos at {size} px")
-    content = te.quantize_int8(fixed, rep)
-    if args.qat:
-        from export.qat import qat_int8
-
-        qat_report = args.report.with_suffix(".qat.json") if args.report else Path(f"{args.out}.qat.json")
-        content = qat_int8(args.model, args.images, model, rep, ptq_content=content, report_path=qat_report,
-                           epochs=args.qat_epochs, batch_size=config.batch_size, seed=config.seed)
-    quantization = (f"quantization-aware training ({args.qat_epochs} epochs, export/qat.py), then int8 conversion"
-                    if args.qat else "post-training int8 quantization")
-    info = replace(info, architecture={**info.architecture, "quantization": quantization,
-                                       "calibration_photos": len(rep)})
-    parity = _validation_parity(args.model, args.images, size, fixed, content)
-    checked = {}
-    if parity is not None:
-        checked = {"int8_validation": parity[1], "parity_validation": parity[0].to_dict()}
-        info = replace(info, metrics={**info.metrics, **checked})
-    if args.cv_results:
-        info = replace(info, metrics={**info.metrics, "cross_validation": _cv_summary(args.cv_results)})
-    content = te.with_metadata(content, info, rep[:3])
-    report = te.save_tflite(content, args.out, "int8", int(round(args.budget_kb * 1000)),
-                            representative_images=len(rep), seconds=time.monotonic() - started)
-    atomic.write_json(args.report or f"{args.out}.json", {**report.to_dict(), **checked})
-    print(report.summary())
-    if parity is not None:
-        print(parity[0].summary())
-        if not parity[0].passed:
-            print("warning: the int8 model does not track the float model closely enough; try quantization-aware "
-                  "training (--qat) or more calibration photos (--representative)", file=sys.stderr)
-            if args.require_parity:
-                return 1
+    result = export_run(args.model, args.out, images_dir=images, image_size=args.image_size, float32=args.float,
+                        budget_bytes=int(round(args.budget_kb * 1000)), representative=args.representative,
+                        qat=args.qat, qat_epochs=args.qat_epochs, report_path=args.report,
+                        cv_results=args.cv_results, name=args.name, version=args.model_version,
+                        author=args.author, license=args.license)
+    print(result.report.summary())
+    if result.parity is not None:
+        print(result.parity.summary())
+    if result.parity_missed:
+        print("warning: the int8 model does not track the float model closely enough; try quantization-aware "
+              "training (--qat) or more calibration photos (--representative)", file=sys.stderr)
+        if args.require_parity:
+            return 1
     return 0
 
 
-def _validation_parity(run_dir: Path, images_dir: Path, size: int, fixed, content: bytes) -> tuple | None:
-    """(ParityReport, int8 metrics) on the run's validation photos, or None if the run has none."""
-    from export.parity import compare_scores, tflite_scores, validation_photos
-    from training.core import metrics
-    from training.regressor.evaluate import predict_scores
+def cmd_web(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from export.web import build_web
 
-    images, human, names = validation_photos(run_dir, images_dir, size)
-    if len(images) < 3:
-        print("no validation photos to check int8 parity on (the run has no validation/predictions.csv)")
-        return None
-    int8 = tflite_scores(content, images)
-    parity = compare_scores(predict_scores(fixed, images, batch_size=1), int8, human, names)
-    return parity, metrics.evaluate(int8, human)
-
-
-def _cv_summary(path: Path) -> dict:
-    """The headline numbers of a cross-validation results file (benchmarks/livec_cv.py) for the metadata."""
-    results = json.loads(path.read_text(encoding="utf-8"))
-    keep = ("srcc_mean", "srcc_std", "plcc_mean", "plcc_std", "rmse_mean", "auc_good_mean")
-    summary = {"dataset": results.get("dataset"), "folds": results.get("folds")}
-    for kind, label in (("float", "float"), ("int8", "int8_post_training"), ("qat", "int8_quantization_aware")):
-        if results.get(kind):
-            summary[label] = {k: results[kind][k] for k in keep if k in results[kind]}
-    return summary
-
-
-def cmd_web(args: argparse.Namespace) -> int:
-    from export.web import build_web, serve
-
-    if args.command == "serve":
-        serve(args.directory, args.port)
-        return 0
     sidecar = build_web(args.model, args.out)
     print(f"built {args.out}: {sidecar['name']} {sidecar['version']}, input {sidecar['image_size']}x"
           f"{sidecar['image_size']}; serve it with: python -m export serve {args.out}")
     return 0
 
 
-def cmd_nima(args: argparse.Namespace) -> int:
+def cmd_serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from export.web import serve
+
+    serve(args.directory, args.port)
+    return 0
+
+
+def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from export.nima_export import export_nima_run
 
     report = export_nima_run(args.run, args.images, args.out)
@@ -434,25 +350,4 @@ def main(argv: list[str] | None = None) -> int:
         from training.core.native_logs import quiet_native_logs
 
         quiet_native_logs()
-    try:
-        if args.command == "score":
-            return cmd_score(args)
-        if args.command == "info":
-            return cmd_info(args)
-        if args.command == "golden":
-            return cmd_golden(args)
-        if args.command in ("web", "serve"):
-            return cmd_web(args)
-        if args.command == "nima":
-            return cmd_nima(args)
-        if args.command == "bench":
-            return cmd_bench(args)
-        if args.command == "summary":
-            return cmd_summary(args)
-        return cmd_tflite(args, parser)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(args, parser, "interrupted")

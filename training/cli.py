@@ -8,22 +8,35 @@
 Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
 `training.core.errors.UserError`s: printed as one clear message, exit status 2. Anything else is a bug and keeps
 its traceback. TensorFlow's native start-up lines are filtered out unless `--verbose` is given.
+
+The `train` recipe options and the `ratings` thresholds are made from their config dataclasses' fields
+(`training.core.cli_fields`), so each setting's help text sits beside its default and cannot drift from it;
+each subcommand names its handler (`training.core.cli_help.add_command`) instead of an if-chain in `main`.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
-import sys
 from dataclasses import replace
 from pathlib import Path
 
-from training.core.cli_help import HelpFormatter
-from training.core.errors import InputError, UserError
+from training.core.cli_fields import add_field_options, apply_options
+from training.core.cli_help import HelpFormatter, add_command, run_command
+from training.core.errors import InputError
 from training.core.images import DEFAULT_MAX_PIXELS
+from training.ratings.hidden_tests import HiddenTestConfig
+from training.ratings.rater_profiles import ProfileConfig
+from training.regressor.config import TrainConfig
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
 DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
+
+#: The TrainConfig fields `train` takes as options, in --help order (their help texts are in the dataclasses).
+RECIPE_OPTIONS = ("weights", "image_size", "model.cut_layer", "batch_size", "fine_tune_epochs", "fine_tune_lr",
+                  "fine_tune_from", "patience", "val_fraction", "seed")
+INTERRUPTED = "interrupted: run the same command again to resume from the last finished epoch"
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
@@ -46,32 +59,25 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> N
                       "decompression bombs)")
 
 
-def _recipe_help(text: str, field: str) -> str:
-    """Help text with the real defaults of both recipes (the full one with --data, the demo one without)."""
-    from training.regressor.config import TrainConfig
-
-    full, demo = getattr(TrainConfig(), field), getattr(TrainConfig.demo(), field)
-    default = f"{full:g}" if isinstance(full, float) else str(full)
-    if demo != full:
-        default += f" with --data, {demo:g} without" if isinstance(demo, float) else f" with --data, {demo} without"
-    return f"{text} (default: {default})".replace("%", "%%")
+def _recipe_default(path: str) -> str:
+    """The real defaults of both recipes for --help: the full one (with --data) and the demo one (without)."""
+    full, demo = (functools.reduce(getattr, path.split("."), c) for c in (TrainConfig(), TrainConfig.demo()))
+    shown = _shown(full)
+    return shown if demo == full else f"{shown} with --data, {_shown(demo)} without"
 
 
-def _command(sub: argparse._SubParsersAction, name: str, **kwargs) -> argparse.ArgumentParser:
-    """A subcommand that also accepts --verbose after its name (`... score --verbose`), not only before it."""
-    parser = sub.add_parser(name, **kwargs)
-    parser.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="also show the native start-up messages of TensorFlow and LiteRT")
-    return parser
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each one's handler is its `func` default (see `add_command`)."""
     parser = argparse.ArgumentParser(prog="python -m training", description="Train iqlite photo quality models.")
     parser.add_argument("--verbose", action="store_true",
                         help="also show TensorFlow's native start-up messages and library warnings")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = _command(
-        sub, "train",
+    t = add_command(
+        sub, "train", cmd_train,
         help="train a 0–5 quality regressor from photos and ratings (or the embedded sample set)",
         description=(
             "Train the MobileNetV2 quality regressor. Without --data it builds the embedded sample set "
@@ -85,31 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_arguments(t, DEFAULT_DEMO_OUT)
 
     rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
-    rec.add_argument("--weights", help=_recipe_help("backbone weights: imagenet, none, or a path to an .h5 file",
-                                                     "weights"))
-    rec.add_argument("--image-size", type=int, help=_recipe_help("training and scoring resolution (square, pixels)",
-                                                                 "image_size"))
-    rec.add_argument("--cut-layer", help="last MobileNetV2 layer kept (default: block_16_project_BN, before "
-                     "Conv_1, so the int8 model fits in 450 KB)")
-    rec.add_argument("--batch-size", type=int, help=_recipe_help("photos per training step", "batch_size"))
-    rec.add_argument("--fine-tune-epochs", type=int, help=_recipe_help(
-        "phase 2 epochs: top blocks unfrozen (phase 1, the ridge head on frozen features, needs no epochs)",
-        "fine_tune_epochs"))
-    rec.add_argument("--fine-tune-lr", type=float, help=_recipe_help("phase 2 learning rate", "fine_tune_lr"))
-    rec.add_argument("--fine-tune-from", help=_recipe_help("first backbone layer unfrozen in phase 2",
-                                                           "fine_tune_from"))
-    rec.add_argument("--patience", type=int, help=_recipe_help(
-        "epochs without better validation SRCC before a phase ends", "patience"))
-    rec.add_argument("--val-fraction", type=float, help=_recipe_help(
-        "share of photos (or groups) held out for validation", "val_fraction"))
-    rec.add_argument("--seed", type=int, help=_recipe_help("seed of the split, the crops and the initialisation",
-                                                           "seed"))
+    add_field_options(rec, TrainConfig, RECIPE_OPTIONS, describe_default=_recipe_default)
     rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
     t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    b = _command(
-        sub, "baseline",
+    b = add_command(
+        sub, "baseline", cmd_baseline,
         help="train the explainable feature baseline: handcrafted features + gradient-boosted trees",
         description=(
             "Compute handcrafted features of every rated photo (exposure, clipping, sharpness, noise, colour, "
@@ -132,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
     b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    n = _command(
-        sub, "nima",
+    n = add_command(
+        sub, "nima", cmd_nima,
         help="train the NIMA baseline beside the regressor head on the same frozen features, and compare",
         description=(
             "Train NIMA (a softmax over 10 rating bins, EMD loss; targets from vote histograms, or from MOS and its "
@@ -149,8 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--smoke", action="store_true", help="tiny images and epochs (for checks)")
     n.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
-    r = _command(
-        sub, "ratings",
+    r = add_command(
+        sub, "ratings", cmd_ratings,
         help="clean raw crowd votes into scores: hidden tests, rogue raters removed, biased ones corrected",
         description=(
             "Turn long-format crowd votes (image, rater, vote; optional gold and repeat columns for hidden tests, "
@@ -171,42 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--image-column")
     r.add_argument("--rater-column")
     r.add_argument("--vote-column")
-    from training.ratings.hidden_tests import HiddenTestConfig
-    from training.ratings.rater_profiles import ProfileConfig
-
-    defaults, hidden = ProfileConfig(), HiddenTestConfig()
     th = r.add_argument_group("thresholds (defaults calibrated by benchmarks/crowd_cleaning.py)")
-    th.add_argument("--random-spread-factor", type=float, default=defaults.random_spread_factor,
-                    help="random voter: disagreement above this multiple of the median rater's")
-    th.add_argument("--binary-extreme-share", type=float, default=defaults.binary_extreme_share,
-                    help="binary voter: at least this share of votes at the ends of a graded scale")
-    th.add_argument("--bias-stars", type=float, default=defaults.bias_stars,
-                    help="biased rater: |offset| at least this many stars (and statistically significant)")
-    th.add_argument("--min-votes", type=int, default=defaults.min_votes,
-                    help="raters with fewer comparable votes are kept unprofiled")
-    th.add_argument("--gold-tolerance", type=float, default=hidden.gold_tolerance,
-                    help="stars a gold answer may be off by")
-    th.add_argument("--repeat-tolerance", type=float, default=hidden.repeat_tolerance,
-                    help="mean stars a rater may change on repeated photos")
+    add_field_options(th, ProfileConfig)
+    add_field_options(th, HiddenTestConfig)
     return parser
 
 
-def _config_from_args(args: argparse.Namespace):
-    from training.regressor.config import TrainConfig
-
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The recipe of the chosen mode (--smoke, the demo without --data, else the full one) with the options given."""
     if args.smoke:
         config = TrainConfig.smoke()
     elif args.data is None:
         config = TrainConfig.demo()
     else:
         config = TrainConfig()
-    fields = ["weights", "image_size", "batch_size", "fine_tune_epochs", "fine_tune_lr", "fine_tune_from", "patience",
-              "val_fraction", "seed"]
-    overrides = {f: getattr(args, f) for f in fields if getattr(args, f) is not None}
-    config = replace(config, **overrides)
-    if args.cut_layer:
-        config = replace(config, model=replace(config.model, cut_layer=args.cut_layer))
-    return config
+    return apply_options(config, args, RECIPE_OPTIONS)
 
 
 def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, default_out: Path = DEFAULT_DEMO_OUT):
@@ -278,7 +245,6 @@ def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
 def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from training.baselines.nima.pipeline import run_nima_baseline
-    from training.regressor.config import TrainConfig
 
     config = TrainConfig.smoke() if args.smoke else (TrainConfig() if args.data else TrainConfig.demo())
     config = replace(config, **{f: getattr(args, f) for f in ("weights", "image_size") if getattr(args, f)})
@@ -287,18 +253,13 @@ def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def cmd_ratings(args: argparse.Namespace) -> int:
-    from training.ratings.hidden_tests import HiddenTestConfig
+def cmd_ratings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from training.ratings.pipeline import clean_votes_file
-    from training.ratings.rater_profiles import ProfileConfig
 
-    profile = ProfileConfig(random_spread_factor=args.random_spread_factor,
-                            binary_extreme_share=args.binary_extreme_share, bias_stars=args.bias_stars,
-                            min_votes=args.min_votes)
-    hidden = HiddenTestConfig(gold_tolerance=args.gold_tolerance, repeat_tolerance=args.repeat_tolerance)
     report = args.report or args.out.with_name(args.out.stem + "_report")
     clean_votes_file(args.votes, tuple(args.score_range), args.out, report, pairs=args.pairs,
-                     profile_config=profile, hidden_config=hidden, image_column=args.image_column,
+                     profile_config=apply_options(ProfileConfig(), args),
+                     hidden_config=apply_options(HiddenTestConfig(), args), image_column=args.image_column,
                      rater_column=args.rater_column, vote_column=args.vote_column)
     return 0
 
@@ -307,23 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_libraries(args.verbose)
-    try:
-        if args.command == "train":
-            return cmd_train(args, parser)
-        if args.command == "baseline":
-            return cmd_baseline(args, parser)
-        if args.command == "ratings":
-            return cmd_ratings(args)
-        if args.command == "nima":
-            return cmd_nima(args, parser)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume from the last finished epoch", file=sys.stderr)
-        return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+    return run_command(args, parser, INTERRUPTED)
 
 
 def _quiet_libraries(verbose: bool) -> None:

@@ -15,7 +15,7 @@ or exceed the repeat tolerance.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -26,9 +26,10 @@ __all__ = ["HiddenTestConfig", "HiddenTestResult", "hidden_tests"]
 
 @dataclass(frozen=True)
 class HiddenTestConfig:
-    gold_tolerance: float = 1.25
+    gold_tolerance: float = field(default=1.25, metadata={"help": "stars a gold answer may be off by"})
     max_gold_failure_share: float = 1.0 / 3.0
-    repeat_tolerance: float = 1.25
+    repeat_tolerance: float = field(default=1.25,
+                                    metadata={"help": "mean stars a rater may change on repeated photos"})
 
 
 @dataclass(frozen=True)

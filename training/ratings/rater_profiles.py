@@ -22,7 +22,7 @@ drag the reference toward themselves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -33,11 +33,14 @@ RATER_CLASSES = ("quality", "biased", "binary", "random", "hidden_test", "few_vo
 
 @dataclass(frozen=True)
 class ProfileConfig:
-    random_spread_factor: float = 1.6
-    binary_extreme_share: float = 0.9
-    bias_stars: float = 0.5
+    random_spread_factor: float = field(default=1.6, metadata={
+        "help": "random voter: disagreement above this multiple of the median rater's"})
+    binary_extreme_share: float = field(default=0.9, metadata={
+        "help": "binary voter: at least this share of votes at the ends of a graded scale"})
+    bias_stars: float = field(default=0.5, metadata={
+        "help": "biased rater: |offset| at least this many stars (and statistically significant)"})
     bias_z: float = 3.0
-    min_votes: int = 5
+    min_votes: int = field(default=5, metadata={"help": "raters with fewer comparable votes are kept unprofiled"})
     iterations: int = 3
 
 

@@ -17,23 +17,32 @@ from training.regressor.model_spec import ModelSpec, known_settings
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every knob of a training run; saved as config.json in the run folder and checked on resume."""
+    """Every knob of a training run; saved as config.json in the run folder and checked on resume.
 
-    image_size: int = 384  # photos are resized to this square once; scoring uses the same size
+    A field with "help" metadata is also an option of `python -m training train` (`--image-size` ...; see
+    training/core/cli_fields.py), so its help text lives here, next to the default it describes.
+    """
+
+    # Photos are resized to this square once; scoring uses the same size.
+    image_size: int = field(default=384, metadata={"help": "training and scoring resolution (square, pixels)"})
     crop_fraction: float = 0.875  # training sees random crops of this side fraction (no rescaling)
-    batch_size: int = 16
+    batch_size: int = field(default=16, metadata={"help": "photos per training step"})
     ridge_penalties: tuple[float, ...] = (10.0, 30.0, 100.0, 300.0, 1000.0, 3000.0)  # phase 1 head, picked on val
-    fine_tune_epochs: int = 12  # phase 2: top blocks unfrozen (BatchNormalization stays frozen)
-    fine_tune_lr: float = 5e-5
-    fine_tune_from: str = "block_13_expand"
-    patience: int = 6  # stop a phase after this many epochs without a better validation SRCC
-    val_fraction: float = 0.15
+    # Phase 2: top blocks unfrozen (BatchNormalization stays frozen).
+    fine_tune_epochs: int = field(default=12, metadata={
+        "help": "phase 2 epochs: top blocks unfrozen (phase 1, the ridge head on frozen features, needs no epochs)"})
+    fine_tune_lr: float = field(default=5e-5, metadata={"help": "phase 2 learning rate"})
+    fine_tune_from: str = field(default="block_13_expand",
+                                metadata={"help": "first backbone layer unfrozen in phase 2"})
+    patience: int = field(default=6, metadata={"help": "epochs without better validation SRCC before a phase ends"})
+    val_fraction: float = field(default=0.15, metadata={"help": "share of photos (or groups) held out for validation"})
     # Below this many validation photos their SRCC is too noisy to choose the ridge penalty or to fit the spread
     # calibration alone (standard error ~0.15 at 30 photos): the penalty is then cross-validated on the training
     # photos, and the calibration is fitted on training and validation photos together (see regressor/train.py).
     min_validation_photos: int = 80
-    seed: int = 0
-    weights: str = "imagenet"  # "imagenet", "none" or a path to an .h5 file
+    seed: int = field(default=0, metadata={"help": "seed of the split, the crops and the initialisation"})
+    weights: str = field(default="imagenet",
+                         metadata={"help": "backbone weights: imagenet, none, or a path to an .h5 file"})
     deterministic: bool = True
     model: ModelSpec = field(default_factory=ModelSpec)
 

@@ -31,7 +31,8 @@ class ModelSpec:
     """Everything that fixes the network's architecture (saved with every run)."""
 
     alpha: float = 0.35
-    cut_layer: str = DEFAULT_CUT
+    cut_layer: str = field(default=DEFAULT_CUT, metadata={
+        "help": "last MobileNetV2 layer kept", "why_default": "before Conv_1, so the int8 model fits in 450 KB"})
     taps: tuple[str, ...] = DEFAULT_TAPS
     dropout: float = 0.25
     std_pooling: bool = True
