@@ -1,8 +1,8 @@
 """Does the int8 model give the same raw outputs on ARM (aarch64) as on x86, for the golden images?
 
-    python benchmarks/arm_check.py --setup      # first time, as root: qemu-user-static + Debian's arm64 packages
-    python benchmarks/arm_check.py              # ~1–2 minutes once the downloads are cached
-    python benchmarks/arm_check.py --cpus cortex-a76 --resolvers auto
+    python -m benchmarks.arm_check --setup      # first time, as root: qemu-user-static + Debian's arm64 packages
+    python -m benchmarks.arm_check              # ~1–2 minutes once the downloads are cached
+    python -m benchmarks.arm_check --cpus cortex-a76 --resolvers auto
 
 Phones are aarch64; this machine is x86. The check runs the same ai-edge-litert version, built for aarch64
 (its manylinux wheel from PyPI), in an arm64 Python (Debian's python3.11:arm64 packages, unpacked into a
@@ -43,9 +43,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / "benchmarks" / "work" / "arm"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "arm_check.json"
+# Only the standard library and benchmarks.common (which keeps to it) at the top: the worker runs this module
+# in the emulated arm64 Python, which has nothing but numpy and ai_edge_litert besides.
+from benchmarks.common import RESULTS, ROOT, module_argv, with_root_on_path, write_results
+from benchmarks.common import WORK as BENCHMARK_WORK
+
+WORK = BENCHMARK_WORK / "arm"
+DEFAULT_OUT = RESULTS / "arm_check.json"
 GOLDEN = ROOT / "tests" / "golden" / "iqlite.json"
 GOLDEN_IMAGES = ROOT / "tests" / "golden" / "images"
 MODEL = ROOT / "android_demo" / "app" / "src" / "main" / "assets" / "iqlite.tflite"
@@ -174,7 +178,6 @@ def golden_inputs(record: dict[str, Any]) -> tuple[list[str], Path]:
 
     import numpy as np
 
-    sys.path.insert(0, str(ROOT))
     from training.core.images import load_for_model
 
     names, arrays = [], []
@@ -190,7 +193,7 @@ def golden_inputs(record: dict[str, Any]) -> tuple[list[str], Path]:
 
 
 def run_worker(prefix: list[str], inputs: Path, resolver: str, out: Path, env: dict[str, str]) -> dict[str, Any]:
-    cmd = [*prefix, str(Path(__file__).resolve()), "--worker", str(MODEL), str(inputs), resolver, str(out)]
+    cmd = [*module_argv("arm_check", prefix), "--worker", str(MODEL), str(inputs), resolver, str(out)]
     out.unlink(missing_ok=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     if proc.returncode != 0 or not out.exists():
@@ -224,8 +227,10 @@ def main() -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     golden = [record["images"][n]["raw_output"] for n in names]
-    env = {**os.environ, "PYTHONPATH": str(site), "PYTHONDONTWRITEBYTECODE": "1"}
-    x86 = {r: run_worker([sys.executable], inputs, r, WORK / f"x86_{r}.json", dict(os.environ)) for r in args.resolvers}
+    # The arm64 Python must not see this venv's x86 packages: its PYTHONPATH is the aarch64 wheels and the repo only.
+    env = with_root_on_path({**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}, site, keep=False)
+    x86_env = with_root_on_path(os.environ)
+    x86 = {r: run_worker([sys.executable], inputs, r, WORK / f"x86_{r}.json", x86_env) for r in args.resolvers}
     for r, result in x86.items():
         if "error" in result:
             print(f"error: the x86 run ({r}) failed: {result['error']}", file=sys.stderr)
@@ -274,10 +279,7 @@ def main() -> int:
         "arm": runs,
         "check_seconds": round(time.monotonic() - started, 1),
     }
-    sys.path.insert(0, str(ROOT))
-    from training.core.atomic import write_json
-
-    write_json(args.out, result_record)
+    write_results(args.out, result_record)
     print(f"wrote {args.out}")
     return 0
 

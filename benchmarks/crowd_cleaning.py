@@ -1,6 +1,6 @@
 """Proof by simulation: crowds with known rogue raters, cleaned by each method, scored against the truth.
 
-    python benchmarks/crowd_cleaning.py        # ~1 minute on 2 CPU cores
+    python -m benchmarks.crowd_cleaning        # ~1 minute on 2 CPU cores
 
 Ground truth: LIVE-C MOS (../shared/data/live_challenge_dev/labels.csv, 820 photos, on 0–5). Crowds are
 simulated by `training.ratings.crowd_simulation` on a 1–5 Likert scale: 10% biased raters always, and a
@@ -32,19 +32,14 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import LIVEC_LABELS, RESULTS, command_line, markdown_header, read_livec, write_results
+from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
+from training.ratings.crowd_simulation import RATER_KINDS, simulate_crowd
+from training.ratings.rater_profiles import ProfileConfig
+from training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal
+from training.ratings.votes import read_votes
 
-from training.core import atomic  # noqa: E402
-from training.data.rating_tables import read_ratings  # noqa: E402
-from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores  # noqa: E402
-from training.ratings.crowd_simulation import RATER_KINDS, simulate_crowd  # noqa: E402
-from training.ratings.rater_profiles import ProfileConfig  # noqa: E402
-from training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal  # noqa: E402
-from training.ratings.votes import read_votes  # noqa: E402
-
-DEFAULT_LABELS = ROOT.parent / "shared" / "data" / "live_challenge_dev" / "labels.csv"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "crowd_cleaning.json"
+DEFAULT_OUT = RESULTS / "crowd_cleaning.json"
 METHODS = ("mean", "ours", "ours + hidden tests", "BT.500", "P.913", "MLE")
 
 
@@ -110,16 +105,14 @@ def sweep(truth: np.ndarray, seed: int) -> list[dict]:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| votes/photo | rogue | photos/rater | " + " | ".join(METHODS) + " |",
-             "|---|---|---|" + "---|" * len(METHODS)]
+    lines = markdown_header(["votes/photo", "rogue", "photos/rater", *METHODS])
     for s in results["scenarios"]:
         cells = [f"{s['methods'][m]['srcc']:.3f} / {s['methods'][m]['rmse']:.2f}" for m in METHODS]
         lines.append(f"| {s['votes_per_image']} | {s['rogue_share']:.0%} | {s['images_per_rater']} | "
                      + " | ".join(cells) + " |")
     lines += ["", "SRCC / RMSE (stars) against the true scores. Detection by our rater profiles (recall per kind):", "",
-              "| votes/photo | rogue | photos/rater | quality | biased | binary | random "
-              "| BT.500 rejects rogue / quality |",
-              "|---|---|---|---|---|---|---|---|"]
+              *markdown_header(["votes/photo", "rogue", "photos/rater", "quality", "biased", "binary", "random",
+                                "BT.500 rejects rogue / quality"])]
     for s in results["scenarios"]:
         d, b = s["detection"]["ours"], s["detection"]["BT.500"]
         lines.append(f"| {s['votes_per_image']} | {s['rogue_share']:.0%} | {s['images_per_rater']} | "
@@ -128,8 +121,7 @@ def markdown(results: dict) -> str:
     sweep_rows = [r for r in results["threshold_sweep"] if r["images_per_rater"] == 15]
     biases = sorted({r["bias_stars"] for r in sweep_rows})
     lines += ["", "Threshold sweep, 10 votes/photo, 20% rogue, 15 photos/rater: RMSE (stars) of our scores", "",
-              "| random spread factor | " + " | ".join(f"bias {b:g} stars" for b in biases) + " |",
-              "|---|" + "---|" * len(biases)]
+              *markdown_header(["random spread factor", *(f"bias {b:g} stars" for b in biases)])]
     for factor in sorted({r["random_spread_factor"] for r in sweep_rows}):
         cells = [next(r["rmse"] for r in sweep_rows if r["random_spread_factor"] == factor and r["bias_stars"] == b)
                  for b in biases]
@@ -139,12 +131,12 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--labels", type=Path, default=DEFAULT_LABELS, help="LIVE-C labels.csv (the truth)")
+    parser.add_argument("--labels", type=Path, default=LIVEC_LABELS, help="LIVE-C labels.csv (the truth)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     started = time.time()
-    truth = np.array([item.score for item in read_ratings(args.labels, (0, 100)).items])
+    truth = np.array([item.score for item in read_livec(args.labels).items])
     scenarios = []
     for per_rater in (80, 15):
         for rogue in (0.1, 0.2, 0.3):
@@ -162,11 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         "defaults": ProfileConfig().__dict__,
         "scenarios": scenarios,
         "threshold_sweep": sweep(truth, args.seed),
-        "command": "python benchmarks/crowd_cleaning.py",
+        "command": command_line("crowd_cleaning"),
         "wall_seconds": round(time.time() - started, 1),
     }
-    atomic.write_json(args.out, results)
-    atomic.write_text(args.out.with_suffix(".md"), markdown(results))
+    write_results(args.out, results, markdown(results))
     print(markdown(results))
     return 0
 

@@ -1,7 +1,7 @@
 """Calibrate the flaw-reason thresholds on graded distortions of pristine photos, and measure cross-firing.
 
-    python benchmarks/flaw_calibration.py                      # Kodak24 from ../shared/data, about 1 minute
-    python benchmarks/flaw_calibration.py --sides 384 --seeds 0  # a quicker look (not for committing)
+    python -m benchmarks.flaw_calibration                      # Kodak24 from ../shared/data, about 1 minute
+    python -m benchmarks.flaw_calibration --sides 384 --seeds 0  # a quicker look (not for committing)
 
 Every pristine photo is evaluated as it is and under every distortion of `training.data.distortions` (the
 camera ones and the subject one, camouflage) at every
@@ -42,19 +42,17 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from training.core.atomic import write_json, write_text  # noqa: E402
-from training.core.images import downscale, list_images, load_rgb  # noqa: E402
-from training.data.distortions import DISTORTIONS as CAMERA_DISTORTIONS  # noqa: E402
-from training.data.distortions import LEVELS, SUBJECT_DISTORTIONS, distort  # noqa: E402
-from training.flaws.features import photo_features  # noqa: E402
-from training.flaws.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons  # noqa: E402
+from benchmarks.common import RESULTS, ROOT, SHARED_DATA, markdown_header, markdown_row, write_results
+from training.core.atomic import write_json
+from training.core.images import downscale, list_images, load_rgb
+from training.data.distortions import DISTORTIONS as CAMERA_DISTORTIONS
+from training.data.distortions import LEVELS, SUBJECT_DISTORTIONS, distort
+from training.flaws.features import photo_features
+from training.flaws.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons
 
 DISTORTIONS = CAMERA_DISTORTIONS + SUBJECT_DISTORTIONS
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "kodak24"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "flaw_calibration.json"
+DEFAULT_DATA = SHARED_DATA / "kodak24"
+DEFAULT_OUT = RESULTS / "flaw_calibration.json"
 RANDOM_KINDS = frozenset({"noise", "motion_blur"})  # the only distortions whose result depends on the seed
 MARGIN_SHARE = 0.25  # how far beyond the worst pristine photo a level's median must lie, in pristine spreads
 UNSEPARABLE_MARGIN_SHARE = 0.05  # where no level is separable: threshold this far beyond the worst pristine photo
@@ -190,40 +188,37 @@ def markdown(calibration: dict[str, dict], rates: dict, by_side: dict[str, dict]
         "and the median of the lowest level (2-4) that lies clearly beyond it; where no level is (calibrated on "
         "'L4*'), just beyond the worst pristine photo (see benchmarks/flaw_calibration.py).",
         "",
-        "| reason | statistic | fires when | threshold | calibrated on | pristine "
-        "| own L1 | own L2 | own L3 | own L4 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *markdown_header(["reason", "statistic", "fires when", "threshold", "calibrated on", "pristine",
+                          *(f"own L{level}" for level in LEVELS)]),
     ]
     for rule in RULES:
         cal = calibration[rule.code]
-        lines.append(f"| `{rule.code}` | {rule.statistic} | {rule.fires_when} | {cal['threshold']:g} | "
-                     f"{' + '.join(rule.calibrated_on)} L{cal['calibration_level']}{'' if cal['separable'] else '*'} | "
-                     f"{_pct(rates[PRISTINE]['0'][rule.code])} | "
-                     + " | ".join(_pct(r) for r in _own_rates(rule, rates)) + " |")
+        calibrated_on = f"{' + '.join(rule.calibrated_on)} L{cal['calibration_level']}{'' if cal['separable'] else '*'}"
+        lines.append(markdown_row([f"`{rule.code}`", rule.statistic, rule.fires_when, f"{cal['threshold']:g}",
+                                   calibrated_on, _pct(rates[PRISTINE]["0"][rule.code]),
+                                   *(_pct(r) for r in _own_rates(rule, rates))]))
     sides = list(by_side)
     lines += [
         "",
         "Own distortion by photo size (longer side; features are measured on a copy of at most 512 px), "
         "levels 1/2/3/4.",
         "",
-        "| reason | " + " | ".join(f"{side} px" for side in sides) + " |",
-        "|---|" + "---|" * len(sides),
+        *markdown_header(["reason", *(f"{side} px" for side in sides)]),
     ]
     for rule in RULES:
         cells = ["/".join(_pct(r) for r in _own_rates(rule, by_side[side])) for side in sides]
-        lines.append(f"| `{rule.code}` | " + " | ".join(cells) + " |")
+        lines.append(markdown_row([f"`{rule.code}`", *cells]))
     codes = [rule.code for rule in RULES]
     lines += [
         "",
         "Confusion: % of photos for which each reason fires, per distortion, at levels 1/2/3/4.",
         "",
-        "| distortion | " + " | ".join(f"`{c}`" for c in codes) + " | any reason |",
-        "|---|" + "---|" * (len(codes) + 1),
-        "| pristine | " + " | ".join(_pct(rates[PRISTINE]["0"][c]) for c in [*codes, "any"]) + " |",
+        *markdown_header(["distortion", *(f"`{c}`" for c in codes), "any reason"]),
+        markdown_row(["pristine", *(_pct(rates[PRISTINE]["0"][c]) for c in [*codes, "any"])]),
     ]
     for kind in DISTORTIONS:
         cells = ["/".join(_pct(rates[kind][str(lv)][c]) for lv in LEVELS) for c in [*codes, "any"]]
-        lines.append(f"| {kind} | " + " | ".join(cells) + " |")
+        lines.append(markdown_row([kind, *cells]))
     return "\n".join(lines) + "\n"
 
 
@@ -253,11 +248,10 @@ def main(argv: list[str] | None = None) -> int:
         "reasons": {code: {k: c[k] for k in ("statistic", "fires_when", "threshold", "severe", "calibration_level")}
                     for code, c in calibration.items()},
     })
-    write_json(args.out, {"settings": settings, "seconds": round(time.perf_counter() - started, 1),
-                          "calibration": calibration, "firing_rates": rates, "firing_rates_by_side": by_side,
-                          "pristine_false_alarms": false_alarms})
     table = markdown(calibration, rates, by_side, settings)
-    write_text(args.out.with_suffix(".md"), table)
+    write_results(args.out, {"settings": settings, "seconds": round(time.perf_counter() - started, 1),
+                             "calibration": calibration, "firing_rates": rates, "firing_rates_by_side": by_side,
+                             "pristine_false_alarms": false_alarms}, table)
     print(table)
     for code, cal in calibration.items():
         if not cal["separable"]:

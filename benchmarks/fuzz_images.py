@@ -1,8 +1,8 @@
 """Fuzzing the image loader: 10,000 broken files, each must end as an image or a clean ImageLoadError.
 
-    python benchmarks/fuzz_images.py                    # 10,000 cases, ~2 minutes on 2 CPU cores
-    python benchmarks/fuzz_images.py --cases 500 --seed 1
-    python benchmarks/fuzz_images.py --dump 4321 case.bin   # write one case's bytes, to reproduce it
+    python -m benchmarks.fuzz_images                    # 10,000 cases, ~2 minutes on 2 CPU cores
+    python -m benchmarks.fuzz_images --cases 500 --seed 1
+    python -m benchmarks.fuzz_images --dump 4321 case.bin   # write one case's bytes, to reproduce it
 
 Cases come from tests/image_mutations.py (the same generator tests/test_fuzz_images.py runs a few hundred
 of): small valid JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC and AVIF files, truncated, bit-flipped, overwritten
@@ -29,15 +29,13 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import RESULTS, command_line, markdown_header, markdown_row, write_results
+from tests.image_mutations import FORMATS, KINDS, case_label, load_outcome, make_case
+from training.core.images import DEFAULT_MAX_PIXELS
 
-from tests.image_mutations import FORMATS, KINDS, case_label, load_outcome, make_case  # noqa: E402
-from training.core import atomic  # noqa: E402
-from training.core.images import DEFAULT_MAX_PIXELS  # noqa: E402
-
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "fuzz_images.json"
+DEFAULT_OUT = RESULTS / "fuzz_images.json"
 OUTCOMES = ("decoded", "error", "crash", "hang")
+OUTCOME_COLUMNS = ("decoded", "clean error", "crash", "hang", "slowest (s)")  # the tables' columns after the name
 SLOWEST_KEPT = 10
 
 
@@ -224,6 +222,7 @@ def _describe(row: tuple, seed: int) -> dict:
 
 
 def markdown(summary: dict, limit_s: float) -> str:
+    """The README's tables: outcomes per format, per mutation and per both, error reasons, the slowest cases."""
     totals = summary["totals"]
     lines = [
         f"{summary['cases']} cases (seed {summary['seed']}), {limit_s:g} s limit per file: "
@@ -232,21 +231,19 @@ def markdown(summary: dict, limit_s: float) -> str:
         f"({summary['slowest'][0]['format']} {summary['slowest'][0]['kind']}: {summary['slowest'][0]['mutation']}). "
         f"{summary['warned_cases']} cases also printed a Python warning (Pillow on corrupt EXIF/TIFF tags).",
         "",
-        "| format | decoded | clean error | crash | hang | slowest (s) |",
-        "|---|---|---|---|---|---|",
+        *markdown_header(["format", *OUTCOME_COLUMNS]),
     ]
-    lines += [_row(name, counts) for name, counts in summary["by_format"].items()]
-    lines += ["", "| mutation | decoded | clean error | crash | hang | slowest (s) |", "|---|---|---|---|---|---|"]
-    lines += [_row(name, counts) for name, counts in summary["by_kind"].items()]
+    lines += [_row([name], counts) for name, counts in summary["by_format"].items()]
+    lines += ["", *markdown_header(["mutation", *OUTCOME_COLUMNS])]
+    lines += [_row([name], counts) for name, counts in summary["by_kind"].items()]
     lines += ["", "Per format and mutation:", "",
-              "| format | mutation | decoded | clean error | crash | hang | slowest (s) |",
-              "|---|---|---|---|---|---|---|"]
-    lines += [_row(f"{r['format']} | {r['kind']}", r) for r in summary["by_format_and_kind"]]
-    lines += ["", "Clean errors by reason:", "", "| reason | cases |", "|---|---|"]
-    lines += [f"| {reason} | {count} |" for reason, count in summary["error_reasons"].items()]
-    lines += ["", "Slowest cases:", "", "| case | format | mutation | outcome | seconds |", "|---|---|---|---|---|"]
-    lines += [f"| {c['case_id']} | {c['format']} ({c['base']}) | {c['kind']}: {c['mutation']} | {c['outcome']} "
-              f"| {c['seconds']:.3f} |" for c in summary["slowest"]]
+              *markdown_header(["format", "mutation", *OUTCOME_COLUMNS])]
+    lines += [_row([r["format"], r["kind"]], r) for r in summary["by_format_and_kind"]]
+    lines += ["", "Clean errors by reason:", "", *markdown_header(["reason", "cases"])]
+    lines += [markdown_row([reason, count]) for reason, count in summary["error_reasons"].items()]
+    lines += ["", "Slowest cases:", "", *markdown_header(["case", "format", "mutation", "outcome", "seconds"])]
+    lines += [markdown_row([c["case_id"], f"{c['format']} ({c['base']})", f"{c['kind']}: {c['mutation']}", c["outcome"],
+                            f"{c['seconds']:.3f}"]) for c in summary["slowest"]]
     for title in ("crashes", "hangs"):
         if summary[title]:
             lines += ["", f"{title.capitalize()} (reproduce with make_case(seed, case)):", ""]
@@ -255,9 +252,9 @@ def markdown(summary: dict, limit_s: float) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(name: str, counts: dict) -> str:
-    return (f"| {name} | {counts['decoded']} | {counts['error']} | {counts['crash']} | {counts['hang']} "
-            f"| {counts['slowest_s']:.3f} |")
+def _row(names: list[str], counts: dict) -> str:
+    """A table row: the row's name cells, then its outcome counts and slowest time (OUTCOME_COLUMNS)."""
+    return markdown_row([*names, *(counts[o] for o in OUTCOMES), f"{counts['slowest_s']:.3f}"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,10 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     results = run_cases(list(range(args.cases)), args.seed, args.workers, args.limit)
     summary = summarise(results, args.seed)
     summary.update({"limit_s": args.limit, "workers": args.workers, "max_pixels": DEFAULT_MAX_PIXELS,
-                    "command": f"python benchmarks/fuzz_images.py --cases {args.cases} --seed {args.seed}",
+                    "command": command_line("fuzz_images", "--cases", str(args.cases), "--seed", str(args.seed)),
                     "wall_seconds": round(time.time() - started, 1)})
-    atomic.write_json(args.out, summary)
-    atomic.write_text(args.out.with_suffix(".md"), markdown(summary, args.limit))
+    write_results(args.out, summary, markdown(summary, args.limit))
     print(markdown(summary, args.limit))
     return 1 if summary["totals"]["crash"] or summary["totals"]["hang"] else 0
 

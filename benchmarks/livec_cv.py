@@ -1,13 +1,13 @@
 """5-fold cross-validation of the full training recipe on LIVE-C (the development part in ../shared/data).
 
-    python benchmarks/livec_cv.py                 # full recipe, 5–11 minutes per fold on 2 CPU cores (44 min in all)
-    python benchmarks/livec_cv.py --smoke         # the same code shrunk to a minute (checks the script)
+    python -m benchmarks.livec_cv            # full recipe, 5–11 minutes per fold on 2 CPU cores (44 min in all)
+    python -m benchmarks.livec_cv --smoke    # the same code shrunk to a minute (checks the script)
 
 Each fold trains on 4/5 of the photos (of which `val_fraction` is held out for best-epoch selection and
 spread calibration) and is scored on the remaining 1/5, which training never sees. Folds are seeded, so the
-export benchmark and the feature baseline can reuse exactly the same split (`fold_indices`). Every fold
-keeps its run folder under --work, so an interrupted benchmark resumes where it stopped and finished folds
-are not trained again.
+export benchmark and the feature baseline can reuse exactly the same split (`benchmarks.common.fold_indices`).
+Every fold keeps its run folder under --work, so an interrupted benchmark resumes where it stopped and
+finished folds are not trained again.
 
 Every fold's model is also exported to int8 .tflite exactly as `python -m export tflite` does (calibrated
 on 200 of the fold's training photos) and scored on the same held-out photos through LiteRT, so accuracy is
@@ -32,42 +32,33 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import (
+    CV_PREDICTIONS,
+    CV_RESULTS,
+    LIVEC_DATA,
+    LIVEC_DATASET,
+    LIVEC_FOLD_SEED,
+    LIVEC_FOLDS,
+    WORK,
+    command_line,
+    fold_splits,
+    load_results,
+    read_livec,
+    summarise_cv,
+    write_results,
+)
+from export.parity import compare_scores, tflite_scores
+from export.tflite_export import fixed_size_model, quantize_int8, save_tflite
+from training.core import atomic, metrics
+from training.data.dataset import ImageSet, load_image_set, split_train_val
+from training.regressor.config import TrainConfig
+from training.regressor.evaluate import evaluate_set, predict_scores
+from training.regressor.model import load_model
+from training.regressor.train import TrainingRun
 
-from export.parity import compare_scores, tflite_scores  # noqa: E402
-from export.tflite_export import fixed_size_model, quantize_int8, save_tflite  # noqa: E402
-from training.core import atomic, metrics  # noqa: E402
-from training.data.dataset import ImageSet, load_image_set, split_train_val  # noqa: E402
-from training.data.rating_tables import read_ratings  # noqa: E402
-from training.regressor.config import TrainConfig  # noqa: E402
-from training.regressor.evaluate import evaluate_set, predict_scores  # noqa: E402
-from training.regressor.model import load_model  # noqa: E402
-from training.regressor.train import TrainingRun  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_cv.json"
-DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_cv"
-PREDICTIONS_FILE = "livec_cv_predictions.csv"
-SUMMARY_KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good")
-
-
-def fold_indices(n: int, folds: int, seed: int = 0) -> list[np.ndarray]:
-    """Test indices of each fold: a seeded permutation cut into `folds` nearly equal parts."""
-    order = np.random.default_rng(seed).permutation(n)
-    return [np.sort(part) for part in np.array_split(order, folds)]
-
-
-def summarise(per_fold: list[dict]) -> dict:
-    """Mean and std (over folds) of every headline metric, plus the pooled prediction spread."""
-    out: dict[str, float] = {}
-    for key in SUMMARY_KEYS:
-        values = np.array([f[key] for f in per_fold], dtype=float)
-        out[f"{key}_mean"] = float(np.mean(values))
-        out[f"{key}_std"] = float(np.std(values))
-    out["predicted_std_mean"] = float(np.mean([f["predicted_spread"]["std"] for f in per_fold]))
-    out["human_std_mean"] = float(np.mean([f["human_spread"]["std"] for f in per_fold]))
-    return out
+DEFAULT_OUT = CV_RESULTS
+DEFAULT_WORK = WORK / "livec_cv"
+PREDICTIONS_FILE = CV_PREDICTIONS.name
 
 
 def calibration_photos(train: ImageSet, representative: int = 200, seed: int = 0) -> np.ndarray:
@@ -139,10 +130,10 @@ def _collect(result_file: Path, kind: str, fold: int, per_fold: list[dict], pari
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with labels.csv and images/")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--data", type=Path, default=LIVEC_DATA, help="folder with labels.csv and images/")
+    parser.add_argument("--folds", type=int, default=LIVEC_FOLDS)
     parser.add_argument("--only-fold", type=int, help="run just this fold (0-based), e.g. to spread work")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fold split")
+    parser.add_argument("--seed", type=int, default=LIVEC_FOLD_SEED, help="seed of the fold split")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="per-fold run folders (resumable)")
     parser.add_argument("--smoke", action="store_true", help="tiny images and epochs: checks the script only")
@@ -158,12 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"fine_tune_epochs": args.fine_tune_epochs, "fine_tune_from": args.fine_tune_from,
                  "patience": args.patience}
     config = replace(config, weights=args.weights, **{k: v for k, v in overrides.items() if v is not None})
-    table = read_ratings(args.data / "labels.csv", (0, 100))
+    table = read_livec(args.data / "labels.csv")
     started = time.time()
     data, skipped = load_image_set(table, args.data, config.image_size)
     if skipped:
         print(f"warning: {len(skipped)} images skipped: " + "; ".join(f"{s.image}: {s.reason}" for s in skipped[:5]))
-    folds = fold_indices(len(data), args.folds, args.seed)
     work = args.work / ("smoke" if args.smoke else "full")
     per_fold: list[dict] = []
     int8_per_fold: list[dict] = []
@@ -171,12 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     qat_per_fold: list[dict] = []
     qat_parity_per_fold: list[dict] = []
     predictions: list[tuple] = []
-    for k, test_idx in enumerate(folds):
+    for k, (train_idx, test_idx) in enumerate(fold_splits(len(data), args.folds, args.seed)):
         if args.only_fold is not None and k != args.only_fold:
             continue
         fold_dir = work / f"fold_{k}"
         result_file = fold_dir / "test_metrics.json"
-        train_idx = np.setdiff1d(np.arange(len(data)), test_idx)
         train_all = data.subset(train_idx)
         inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
         if result_file.exists():
@@ -209,32 +198,31 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.smoke and args.out == DEFAULT_OUT:
         args.out = args.out.with_name("livec_cv_smoke.json")
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results = load_results(args.out)
     results.update(
         {
-            "dataset": "LIVE-C development part (../shared/data/live_challenge_dev), MOS 0-100 mapped to 0-5",
+            "dataset": LIVEC_DATASET,
             "images": len(data),
             "folds": args.folds,
             "fold_seed": args.seed,
             "recipe": config.to_dict(),
             "smoke": args.smoke,
             "float_per_fold": per_fold,
-            "float": summarise(per_fold) if per_fold else {},
+            "float": summarise_cv(per_fold) if per_fold else {},
             "int8_per_fold": int8_per_fold,
-            "int8": summarise(int8_per_fold) if int8_per_fold else {},
+            "int8": summarise_cv(int8_per_fold) if int8_per_fold else {},
             "parity_per_fold": parity_per_fold,
             "parity": summarise_parity(parity_per_fold) if parity_per_fold else {},
             "qat_per_fold": qat_per_fold,
-            "qat": summarise(qat_per_fold) if qat_per_fold else {},
+            "qat": summarise_cv(qat_per_fold) if qat_per_fold else {},
             "qat_parity_per_fold": qat_parity_per_fold,
             "qat_parity": summarise_parity(qat_parity_per_fold) if qat_parity_per_fold else {},
             "complete": len(per_fold) == args.folds,
-            "command": " ".join(["python benchmarks/livec_cv.py", *(["--smoke"] if args.smoke else []),
-                                 *(["--qat"] if args.qat else [])]),
+            "command": command_line("livec_cv", *(["--smoke"] if args.smoke else []), *(["--qat"] if args.qat else [])),
             "wall_seconds": round(time.time() - started, 1),
         }
     )
-    atomic.write_json(args.out, results)
+    write_results(args.out, results)
     if len(per_fold) == args.folds:
         atomic.write_csv(args.out.with_name(PREDICTIONS_FILE), ["image", "fold", "human", "float", "int8_qat"],
                          sorted(predictions))

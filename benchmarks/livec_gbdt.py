@@ -1,8 +1,8 @@
 """The feature baseline (handcrafted features + LightGBM) on LIVE-C, on the CNN benchmark's 5 folds.
 
-    python benchmarks/livec_gbdt.py          # ~1 minute on 2 CPU cores (features are cached under --work)
+    python -m benchmarks.livec_gbdt          # ~1 minute on 2 CPU cores (features are cached under --work)
 
-Folds are read from `benchmarks/results/livec_cv_predictions.csv`, which `benchmarks/livec_cv.py` writes
+Folds are read from `benchmarks/results/livec_cv_predictions.csv`, which `benchmarks.livec_cv` writes
 with every photo's fold and its held-out CNN scores, so all rows of the table are scored on the very same
 photos. Each fold trains the trees on the other four folds (boosting rounds chosen by an inner 5-fold CV)
 and scores its own. Variants:
@@ -12,7 +12,7 @@ and scores its own. Variants:
   CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
   that a model gives its own training photos (standard stacking);
 - `gbdt_nima`: the features plus the NIMA baseline's out-of-fold mean (`livec_nima_predictions.csv`, written
-  by benchmarks/livec_nima.py; skipped when that file is missing), as the marketplace fed NIMA into its trees;
+  by benchmarks.livec_nima; skipped when that file is missing), as the marketplace fed NIMA into its trees;
 - `cnn` and `cnn_int8`: the CNN's own held-out scores (float and the shipped QAT int8), for comparison.
 
 Writes `benchmarks/results/livec_gbdt.json` (per fold, mean ± std, feature importance averaged over folds,
@@ -29,20 +29,30 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import (
+    CV_PREDICTIONS,
+    LIVEC_DATA,
+    LIVEC_DATASET,
+    NIMA_PREDICTIONS,
+    RESULTS,
+    ROOT,
+    WORK,
+    command_line,
+    markdown_header,
+    markdown_row,
+    mean_std,
+    read_cv_predictions,
+    read_livec,
+    write_results,
+)
+from training.baselines.gbdt.feature_table import compute_feature_rows
+from training.baselines.gbdt.trees import GBDTConfig, train_gbdt
+from training.core import metrics
+from training.core.images import load_rgb
+from training.flaws.features import photo_features
 
-from training.baselines.gbdt.feature_table import compute_feature_rows  # noqa: E402
-from training.baselines.gbdt.trees import GBDTConfig, train_gbdt  # noqa: E402
-from training.core import atomic, metrics  # noqa: E402
-from training.core.images import load_rgb  # noqa: E402
-from training.data.rating_tables import read_ratings  # noqa: E402
-from training.flaws.features import photo_features  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "live_challenge_dev"
-DEFAULT_PREDICTIONS = ROOT / "benchmarks" / "results" / "livec_cv_predictions.csv"
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "livec_gbdt.json"
-DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_gbdt"
+DEFAULT_OUT = RESULTS / "livec_gbdt.json"
+DEFAULT_WORK = WORK / "livec_gbdt"
 KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good", "classifier_auc", "classifier_accuracy")
 LABELS = {
     "cnn": "CNN regressor, float (MobileNetV2 α0.35)",
@@ -51,18 +61,6 @@ LABELS = {
     "gbdt_cnn": "Feature baseline + CNN score as a feature",
     "gbdt_nima": "Feature baseline + NIMA mean as a feature",
 }
-NIMA_PREDICTIONS = ROOT / "benchmarks" / "results" / "livec_nima_predictions.csv"
-
-
-def read_folds(path: Path) -> dict[str, dict]:
-    """Per image: fold, float CNN score and int8 (QAT) CNN score, as the CNN benchmark wrote them."""
-    if not path.is_file():
-        raise SystemExit(f"{path} not found: run benchmarks/livec_cv.py first (it writes every photo's fold)")
-    with open(path, newline="", encoding="utf-8") as f:
-        return {row["image"]: {"fold": int(row["fold"]), "float": float(row["float"]),
-                               "int8": float(row["int8_qat"]) if row["int8_qat"] else np.nan}
-                for row in csv.DictReader(f)}
-
 
 def fold_metrics(predicted: np.ndarray, human: np.ndarray, probability: np.ndarray | None) -> dict:
     """The CNN benchmark's numbers, plus the classifier's AUC and accuracy where there is a classifier."""
@@ -76,12 +74,8 @@ def fold_metrics(predicted: np.ndarray, human: np.ndarray, probability: np.ndarr
 
 
 def summarise(per_fold: list[dict]) -> dict:
-    out = {}
-    for key in KEYS:
-        values = [f[key] for f in per_fold if key in f]
-        if values:
-            out[f"{key}_mean"], out[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
-    return out
+    """Mean and std of every metric a variant has (only those with a classifier have its AUC and accuracy)."""
+    return mean_std(per_fold, KEYS)
 
 
 def features_per_second(paths: list[Path], count: int = 100) -> dict:
@@ -98,31 +92,30 @@ def features_per_second(paths: list[Path], count: int = 100) -> dict:
 
 
 def markdown(results: dict) -> str:
-    lines = ["| LIVE-C dev, same 5 folds | SRCC | PLCC | RMSE | AUC (score) | AUC (classifier) |",
-             "|---|---|---|---|---|---|"]
+    lines = markdown_header(["LIVE-C dev, same 5 folds", "SRCC", "PLCC", "RMSE", "AUC (score)", "AUC (classifier)"])
     for key, label in LABELS.items():
         s = results["summary"].get(key)
         if not s:
             continue
         clf = f"{s['classifier_auc_mean']:.3f}" if "classifier_auc_mean" in s else "–"
         label = label.format(features=len(results["features"]))
-        lines.append(f"| {label} | {s['srcc_mean']:.3f} ± {s['srcc_std']:.3f} | {s['plcc_mean']:.3f} | "
-                     f"{s['rmse_mean']:.3f} | {s['auc_good_mean']:.3f} | {clf} |")
+        lines.append(markdown_row([label, f"{s['srcc_mean']:.3f} ± {s['srcc_std']:.3f}", f"{s['plcc_mean']:.3f}",
+                                   f"{s['rmse_mean']:.3f}", f"{s['auc_good_mean']:.3f}", clf]))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with labels.csv and images/")
-    parser.add_argument("--predictions", type=Path, default=DEFAULT_PREDICTIONS,
+    parser.add_argument("--data", type=Path, default=LIVEC_DATA, help="folder with labels.csv and images/")
+    parser.add_argument("--predictions", type=Path, default=CV_PREDICTIONS,
                         help="the CNN benchmark's per-photo folds and held-out scores")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="feature cache")
     args = parser.parse_args(argv)
 
     started = time.time()
-    table = read_ratings(args.data / "labels.csv", (0, 100))
-    cnn = read_folds(args.predictions)
+    table = read_livec(args.data / "labels.csv")
+    cnn = read_cv_predictions(args.predictions)
     names = [item.image for item in table.items]
     missing = [n for n in names if n not in cnn]
     if missing:
@@ -156,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds.append(models.rounds)
         print(f"fold {k}: " + "  ".join(f"{key} SRCC {per_fold[key][-1]['srcc']:.3f}" for key in per_fold))
     results = {
-        "dataset": "LIVE-C development part (../shared/data/live_challenge_dev), MOS 0-100 mapped to 0-5",
+        "dataset": LIVEC_DATASET,
         "images": len(rows),
         "folds_from": str(args.predictions.relative_to(ROOT)) if args.predictions.is_relative_to(ROOT)
         else str(args.predictions),
@@ -167,11 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         "importance_regressor": {key: dict(sorted(v.items(), key=lambda kv: -kv[1])[:15])
                                  for key, v in importance.items()},
         "feature_speed": features_per_second([args.data / n for n in names]),
-        "command": "python benchmarks/livec_gbdt.py",
+        "command": command_line("livec_gbdt"),
         "wall_seconds": round(time.time() - started, 1),
     }
-    atomic.write_json(args.out, results)
-    atomic.write_text(args.out.with_suffix(".md"), markdown(results))
+    write_results(args.out, results, markdown(results))
     print(markdown(results))
     speed = results["feature_speed"]
     print(f"features: {speed['photos_per_second']:.1f} photos/s in one process ({speed['ms_per_photo']:.0f} ms "

@@ -1,10 +1,10 @@
 """NIMA vs the iqlite regressor on LIVE-C, on the CNN benchmark's 5 folds, and the narrow-range diagnosis.
 
-    python benchmarks/livec_nima.py          # ~5 minutes on 2 CPU cores (pooled features cached under --work)
+    python -m benchmarks.livec_nima          # ~5 minutes on 2 CPU cores (pooled features cached under --work)
 
 Both heads read the same frozen features: the ImageNet MobileNetV2 alpha 0.35 backbone (cut before Conv_1)
 with the multi-level mean/std pooling of `training.regressor.model`, at 384 px, computed once per photo. Per fold
-(same `fold_indices` as benchmarks/livec_cv.py, same inner train/validation split):
+(the same `benchmarks.common.fold_indices` as benchmarks.livec_cv, same inner train/validation split):
 
 - NIMA: softmax over 10 bins, trained with the EMD loss toward each photo's normal(MOS, MOS std) target,
   best epoch by validation SRCC; its output is the distribution's mean;
@@ -21,29 +21,35 @@ and float vs int8 agreement on its test photos).
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from benchmarks.common import (
+    CV_PREDICTIONS,
+    LIVEC_DATA,
+    NIMA_PREDICTIONS,
+    RESULTS,
+    WORK,
+    command_line,
+    fold_indices,
+    fold_splits,
+    read_cv_predictions,
+    read_livec,
+    write_results,
+)
+from training.baselines.nima.model import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head
+from training.baselines.nima.pipeline import calibrated_scores, spread_plot
+from training.core import atomic, metrics
+from training.data.dataset import load_image_set, split_train_val
+from training.regressor.config import TrainConfig
+from training.regressor.keras_setup import keras
+from training.regressor.model import build_model, pooled_feature_model
+from training.regressor.ridge_head import fit_ridge_head
 
-from benchmarks.livec_cv import DEFAULT_DATA, fold_indices  # noqa: E402
-from training.baselines.nima.model import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head  # noqa: E402
-from training.baselines.nima.pipeline import calibrated_scores, spread_plot  # noqa: E402
-from training.core import atomic, metrics  # noqa: E402
-from training.data.dataset import load_image_set, split_train_val  # noqa: E402
-from training.data.rating_tables import read_ratings  # noqa: E402
-from training.regressor.config import TrainConfig  # noqa: E402
-from training.regressor.keras_setup import keras  # noqa: E402
-from training.regressor.model import build_model, pooled_feature_model  # noqa: E402
-from training.regressor.ridge_head import fit_ridge_head  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
-DEFAULT_WORK = ROOT / "benchmarks" / "work" / "livec_nima"
+DEFAULT_WORK = WORK / "livec_nima"
 
 
 def spread_metrics(predicted: np.ndarray, human: np.ndarray) -> dict:
@@ -62,16 +68,17 @@ def summarise(per_fold: list[dict]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=LIVEC_DATA)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK, help="feature cache")
-    parser.add_argument("--out", type=Path, default=RESULTS / "livec_nima.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "livec_nima.json",
+                        help="results JSON; the plot and the per-photo predictions go beside it")
     args = parser.parse_args(argv)
     started = time.time()
     config = TrainConfig()
-    table = read_ratings(args.data / "labels.csv", (0, 100))
+    table = read_livec(args.data / "labels.csv")
     data, skipped = load_image_set(table, args.data, config.image_size)
-    if skipped:
-        raise SystemExit(f"{len(skipped)} photos could not be read, e.g. {skipped[0]}")
+    if len(data) < len(table.items):  # `skipped` also lists the folder's unrated files (labels.csv, a README)
+        raise SystemExit(f"{len(table.items) - len(data)} photos could not be read, e.g. {skipped[0]}")
     std_of = {item.image: item.score_std for item in table.items}
     mos_std = np.array([std_of[n] if std_of[n] is not None else np.nan for n in data.names])
     model = build_model(config.model, "imagenet")
@@ -84,15 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         args.work.mkdir(parents=True, exist_ok=True)
         np.save(features_file, features)
     targets = normal_target(data.scores, mos_std)
-    with open(RESULTS / "livec_cv_predictions.csv", newline="", encoding="utf-8") as f:
-        full_cnn = {row["image"]: float(row["float"]) for row in csv.DictReader(f)}
+    full_cnn = {name: row["float"] for name, row in read_cv_predictions(CV_PREDICTIONS).items()}
 
     rows: dict[str, list[dict]] = {"nima": [], "ridge_calibrated": [], "full_regressor": []}
     held_out = np.full(len(data), np.nan)
     pooled = {"nima": [], "ridge_calibrated": [], "full_regressor": [], "human": []}
     int8_check = None
-    for k, test_idx in enumerate(fold_indices(len(data), 5, 0)):
-        train_all = np.setdiff1d(np.arange(len(data)), test_idx)
+    for k, (train_all, test_idx) in enumerate(fold_splits(len(data))):
         inner_train, inner_val = split_train_val(len(train_all), [data.groups[i] for i in train_all],
                                                  config.val_fraction, config.seed)
         tr, va = train_all[inner_train], train_all[inner_val]
@@ -117,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     pooled_arrays = {name: np.concatenate(values) for name, values in pooled.items()}
     labels = {"human": "human MOS", "nima": "NIMA mean", "ridge_calibrated": "regressor head (same features)",
               "full_regressor": "regressor, fully trained"}
-    spread_plot({labels[name]: pooled_arrays[name] for name in labels}, RESULTS / "livec_nima.png",
+    spread_plot({labels[name]: pooled_arrays[name] for name in labels}, args.out.with_suffix(".png"),
                 "LIVE-C, held-out predictions of 5 folds")
-    atomic.write_csv(RESULTS / "livec_nima_predictions.csv", ["image", "fold", "human", "nima_mean"],
+    atomic.write_csv(args.out.with_name(NIMA_PREDICTIONS.name), ["image", "fold", "human", "nima_mean"],
                      [(data.names[i], k, f"{data.scores[i]:.4f}", f"{held_out[i]:.4f}")
-                      for k, idx in enumerate(fold_indices(len(data), 5, 0)) for i in idx])
+                      for k, idx in enumerate(fold_indices(len(data))) for i in idx])
     results = {
         "dataset": "LIVE-C dev (820 photos), MOS 0-100 -> 0-5; same folds as livec_cv.py",
         "features": "frozen ImageNet MobileNetV2 alpha 0.35, cut before Conv_1, multi-level mean/std pooling, 384 px",
@@ -131,10 +136,10 @@ def main(argv: list[str] | None = None) -> int:
         "pooled_spread": {name: {"std": float(np.std(v)), "p5": float(np.percentile(v, 5)),
                                  "p95": float(np.percentile(v, 95))} for name, v in pooled_arrays.items()},
         "int8_fold0": int8_check,
-        "command": "python benchmarks/livec_nima.py",
+        "command": command_line("livec_nima"),
         "wall_seconds": round(time.time() - started, 1),
     }
-    atomic.write_json(args.out, results)
+    write_results(args.out, results)
     for name, s in results["summary"].items():
         print(f"{name:18s} SRCC {s['srcc_mean']:.3f} ± {s['srcc_std']:.3f}  PLCC {s['plcc_mean']:.3f}  "
               f"RMSE {s['rmse_mean']:.3f}  std {s['predicted_std_mean']:.2f} (human {s['human_std_mean']:.2f})  "

@@ -1,8 +1,8 @@
 """Latency, file size and peak memory of .tflite models on this machine (1 and 2 interpreter threads).
 
-    python benchmarks/tflite_latency.py --model runs/mine/iqlite.tflite --model runs/mine/float.tflite
-    python benchmarks/tflite_latency.py --run runs/livec_full       # exports int8 + float32 at 224 and 384 px first
-    python benchmarks/tflite_latency.py --run runs/demo --smoke     # a few runs per model: checks the script only
+    python -m benchmarks.tflite_latency --model runs/mine/iqlite.tflite --model runs/mine/float.tflite
+    python -m benchmarks.tflite_latency --run runs/livec_full       # exports int8 + float32 at 224 and 384 px first
+    python -m benchmarks.tflite_latency --run runs/demo --smoke     # a few runs per model: checks the script only
 
 Expected run time on 2 CPU cores: with `--model`, well under a minute for two models (each of the 300-run
 measurements takes 1–5 s at 224–384 px, plus about a second to start its process). With `--run`, add
@@ -38,21 +38,29 @@ import importlib.metadata
 import json
 import os
 import platform
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 # Deliberately no top-level imports from `training`/`export` or of numpy: the worker must import only
 # ai-edge-litert and numpy (and does so inside `measure`), the parent imports TensorFlow only to export.
+# `benchmarks.common` keeps to the standard library at import time for this reason.
+from benchmarks.common import (
+    RESULTS,
+    ROOT,
+    WORK,
+    command_line,
+    markdown_header,
+    markdown_row,
+    module_argv,
+    with_root_on_path,
+    write_results,
+)
 
-DEFAULT_OUT = ROOT / "benchmarks" / "results" / "tflite_latency.json"
-DEFAULT_WORK = ROOT / "benchmarks" / "work" / "latency"
+DEFAULT_OUT = RESULTS / "tflite_latency.json"
+DEFAULT_WORK = WORK / "latency"
 DEFAULT_SIZES_BASE = 224  # the size most on-device models use; the run's own training size is added to it
 SMOKE_RUNS, SMOKE_WARMUP, SMOKE_REPRESENTATIVE = 10, 2, 16
 KINDS = ("int8", "float32")
@@ -224,9 +232,9 @@ def worker_main(args: argparse.Namespace) -> int:
 
 def run_worker(model: Path, threads: int, runs: int, warmup: int) -> dict[str, Any]:
     """One measurement in a fresh process; a failure comes back as {"error": ...} instead of stopping the rest."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--worker", str(model), "--threads", str(threads),
-               "--runs", str(runs), "--warmup", str(warmup)]
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
+    command = [*module_argv("tflite_latency"), "--worker", str(model), "--threads", str(threads), "--runs", str(runs),
+               "--warmup", str(warmup)]
+    env = with_root_on_path(dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")))
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120 + 2 * (runs + warmup))
     except subprocess.TimeoutExpired as err:
@@ -283,11 +291,11 @@ def export_run(run: Path, sizes: list[int] | None, work: Path, images: Path | No
     with its message rather than stopping the benchmark, because a size that does not fit is a result too.
     """
     from export import tflite_export as te
-    from export.cli import _recorded_images_dir
+    from export.run_export import recorded_images_dir
 
     model, config = te.load_run(run)
     sizes = sizes or sorted({DEFAULT_SIZES_BASE, config.image_size})
-    images = images or _recorded_images_dir(run)
+    images = images or recorded_images_dir(run)
     if images is None:
         raise FileNotFoundError(f"{run}: no images folder recorded in ratings_summary.json; int8 calibration "
                                 "needs the run's training photos: pass --images")
@@ -342,7 +350,7 @@ def markdown_table(results: dict[str, Any]) -> str:
     names = [m["kind"] for m in models]
     if len({(m["kind"], m.get("image_size")) for m in models}) < len(models):  # ambiguous: add file names
         names = [f"{m['kind']} `{Path(m['path']).name}`" for m in models]
-    rows = ["| " + " | ".join(TABLE_HEADER) + " |", "|" + "---|" * len(TABLE_HEADER)]
+    rows = markdown_header(TABLE_HEADER)
     for name, m in zip(names, models, strict=True):
         for t, r in m["threads"].items():
             if "error" in r:
@@ -352,7 +360,7 @@ def markdown_table(results: dict[str, Any]) -> str:
                 cells = [name, str(r["input_shape"][1]), f"{m['size_bytes'] / 1000:.1f}", t,
                          f"{r['first_run_ms']:.1f}", f"{r['median_ms']:.2f}", f"{r['p90_ms']:.2f}",
                          f"{r['model_memory_kb'] * 1.024 / 1000:.1f}"]
-            rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+            rows.append(markdown_row(c.replace("|", "\\|") for c in cells))
     machine, s = results["machine"], results["settings"]
     notes = [
         f"Measured {machine['date_utc'][:10]} on {machine['cpu']} ({machine['usable_cores']} cores usable, load "
@@ -417,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         args.out = DEFAULT_OUT.with_name("tflite_latency_smoke.json") if args.smoke else DEFAULT_OUT
     started = time.monotonic()
     results: dict[str, Any] = {
-        "command": shlex.join(["python", "benchmarks/tflite_latency.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": command_line("tflite_latency", *(sys.argv[1:] if argv is None else argv)),
         "smoke": args.smoke,
         "machine": machine_facts(),
         "settings": {"threads": args.threads, "runs": args.runs, "warmup": args.warmup,
@@ -449,11 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     results["machine"]["load_average_end"] = _load_average()
     results["wall_seconds"] = round(time.monotonic() - started, 1)
 
-    from training.core import atomic
-
     table = markdown_table(results)
-    atomic.write_json(args.out, results)
-    atomic.write_text(args.out.with_suffix(".md"), table)
+    write_results(args.out, results, table)
     print(f"\n{table}\nwrote {args.out} and {args.out.with_suffix('.md')} ({results['wall_seconds']:.0f} s)")
     failed = [m for m in results["models"] if any("error" in r for r in m["threads"].values())]
     return 1 if failed else 0

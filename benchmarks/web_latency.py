@@ -23,10 +23,9 @@ import tempfile
 import threading
 from pathlib import Path
 
+from benchmarks.common import RESULTS, ROOT, write_results
 from export.cli import SHIPPED_MODEL
 from export.web import WEB_DEMO, build_web, make_server
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _summary(values: list[float]) -> dict:
@@ -39,7 +38,7 @@ def _summary(values: list[float]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=5, help="times each golden image is scored")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/web_latency.json")
+    parser.add_argument("--out", type=Path, default=RESULTS / "web_latency.json")
     parser.add_argument("--chromium", default=shutil.which("chromium") or "/usr/bin/chromium")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -77,8 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         "total_ms": _summary([t["inferMs"] + t["prepMs"] for t in tiles]),
         "command": ".venv/bin/python -m benchmarks.web_latency",
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_results(args.out, report)
     print(json.dumps(report, indent=2))
     return 0
 

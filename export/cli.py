@@ -39,8 +39,6 @@ from training.core.images import DEFAULT_MAX_PIXELS
 
 __all__ = ["SHIPPED_MODEL", "build_parser", "main"]
 
-#: benchmarks/tflite_latency.py imports the recorded-images lookup under its old name, from here.
-_recorded_images_dir = recorded_images_dir
 
 #: The model shipped with the project (trained on LIVE-C; see android_demo/MODEL_CARD.md): `score`'s default.
 SHIPPED_MODEL = Path(__file__).resolve().parents[1] / "android_demo/app/src/main/assets/iqlite.tflite"
