@@ -245,6 +245,7 @@ def test_run_summary_says_what_came_out_and_the_parity_verdict(tmp_path: Path) -
     assert "FAIL" not in text
 
 
+@pytest.mark.slow
 def test_training_run_survives_odd_files_in_its_folder(rated_folder, tmp_path: Path, capsys) -> None:
     """End to end through `python -m training train`: a non-UTF-8 name, a symlink loop, a text file and a
     HEIC photo the table does not rate are listed in skipped.csv; the run trains on the rest."""

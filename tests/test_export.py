@@ -50,6 +50,8 @@ from training.regressor.model import (
     set_linear_head,
 )
 
+pytestmark = pytest.mark.slow  # every test here converts or trains with TensorFlow
+
 SIZE = 64
 REPO = Path(__file__).resolve().parents[1]
 TRAINING = [f"p{i:02d}.png" for i in range(32)]  # calibration set; 200 in a real export, 32 keep this fast

@@ -94,6 +94,7 @@ def rated_photos(tmp_path: Path) -> tuple[Path, Path]:
     return table, images
 
 
+@pytest.mark.slow
 def test_baseline_command_trains_evaluates_and_reports_what_it_skipped(rated_photos, tmp_path, capsys):
     table, images = rated_photos
     out = tmp_path / "baseline"
@@ -119,6 +120,7 @@ def test_baseline_command_trains_evaluates_and_reports_what_it_skipped(rated_pho
     assert "skipped 2 photo(s)" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_cnn_scores_become_a_feature_and_missing_ones_are_an_error(rated_photos, tmp_path, capsys):
     table, images = rated_photos
     cnn = tmp_path / "cnn.csv"

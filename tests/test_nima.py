@@ -63,6 +63,7 @@ def test_moments_layer_matches_numpy():
     assert float(BIN_CENTRES[0]) == 0.25 and float(BIN_CENTRES[-1]) == 4.75
 
 
+@pytest.mark.slow
 def test_the_head_learns_scores_from_informative_features():
     rng = np.random.default_rng(2)
     scores = rng.uniform(0.5, 4.5, 240)
@@ -75,6 +76,7 @@ def test_the_head_learns_scores_from_informative_features():
     assert info["val_srcc"] > 0.9
 
 
+@pytest.mark.slow
 def test_nima_command_compares_both_heads_and_its_run_exports(rated_folder, tmp_path):
     from export.cli import main as export_main
     from training.cli import main as training_main

@@ -27,6 +27,8 @@ from training.regressor.config import TrainConfig
 from training.regressor.keras_setup import keras
 from training.regressor.model import BACKBONE_NAME, ModelSpec, build_model
 
+pytestmark = pytest.mark.slow  # every test here converts or trains with TensorFlow
+
 SIZE = 64
 SPEC = ModelSpec(cut_layer="block_5_add", taps=("block_2_add",))  # tiny: conversions in seconds, not tens
 TRAINING = [f"t{i:02d}.png" for i in range(24)]

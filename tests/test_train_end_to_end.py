@@ -19,6 +19,7 @@ from training.regressor.train import EpochKeeper, RunMismatchError, TrainingRun
 SMOKE_ARGS = ["--smoke", "--weights", "none", "--no-progress"]
 
 
+@pytest.mark.slow
 def test_cli_trains_and_writes_every_artifact(rated_folder, tmp_path, capsys):
     table, images = rated_folder
     (images / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
@@ -73,6 +74,7 @@ def _config() -> TrainConfig:
     return TrainConfig.smoke(weights="none", fine_tune_epochs=3, patience=5)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monkeypatch):
     train, val = small_sets
     config = _config()
@@ -109,6 +111,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monke
     assert np.all((scores >= 0) & (scores <= 5)) and scores.shape == ref_scores.shape
 
 
+@pytest.mark.slow
 def test_run_folder_refuses_a_different_recipe(small_sets, tmp_path):
     train, val = small_sets
     TrainingRun(_config(), train, val, tmp_path, verbose=0).fit()
@@ -116,6 +119,7 @@ def test_run_folder_refuses_a_different_recipe(small_sets, tmp_path):
         TrainingRun(replace(_config(), seed=7), train, val, tmp_path, verbose=0)
 
 
+@pytest.mark.slow
 def test_main_job_without_data_trains_on_the_embedded_sample_set(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["train", "--out", str(out), *SMOKE_ARGS]) == 0
