@@ -8,7 +8,8 @@ Phones are aarch64; this machine is x86. The check runs the same ai-edge-litert 
 (its manylinux wheel from PyPI), in an arm64 Python (Debian's python3.11:arm64 packages, unpacked into a
 sysroot) under `qemu-aarch64-static`, and compares the raw uint8 outputs with those of this venv's x86 build
 and with tests/golden/iqlite.json. Only the interpreter runs under emulation: the golden images are decoded
-and preprocessed here, on x86, with `training.core.images.load_for_model` (the record's input hashes are checked),
+and preprocessed here, on x86, with `iqlite.training.core.images.load_for_model` (the record's input hashes are
+checked),
 and handed over as one .npy file.
 
 It runs once per emulated CPU model (`-cpu`; each one makes XNNPACK pick different kernels, as different
@@ -178,7 +179,7 @@ def golden_inputs(record: dict[str, Any]) -> tuple[list[str], Path]:
 
     import numpy as np
 
-    from training.core.images import load_for_model
+    from iqlite.training.core.images import load_for_model
 
     names, arrays = [], []
     for name, item in record["images"].items():

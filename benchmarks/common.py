@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
-    from training.data.rating_tables import RatingTable
+    from iqlite.training.data.rating_tables import RatingTable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -51,7 +51,7 @@ CV_SUMMARY_KEYS = ("srcc", "plcc", "krcc", "rmse", "mae", "auc_good")
 
 def read_livec(labels: Path = LIVEC_LABELS) -> RatingTable:
     """LIVE-C's rating table on iqlite's 0-5 scale; its row order is what the folds index."""
-    from training.data.rating_tables import read_ratings
+    from iqlite.training.data.rating_tables import read_ratings
 
     return read_ratings(labels, LIVEC_SCORE_RANGE)
 
@@ -143,7 +143,7 @@ def write_results(path: Path, results: Mapping[str, Any], table: str | None = No
     Atomic because a benchmark interrupted while writing must not leave a truncated file under the name the
     README and other benchmarks read.
     """
-    from training.core import atomic
+    from iqlite.training.core import atomic
 
     atomic.write_json(path, results)
     if table is not None:

@@ -3,14 +3,14 @@
     python -m benchmarks.crowd_cleaning        # ~1 minute on 2 CPU cores
 
 Ground truth: LIVE-C MOS (../shared/data/live_challenge_dev/labels.csv, 820 photos, on 0–5). Crowds are
-simulated by `training.ratings.crowd_simulation` on a 1–5 Likert scale: 10% biased raters always, and a
+simulated by `iqlite.training.ratings.crowd_simulation` on a 1–5 Likert scale: 10% biased raters always, and a
 rogue share (half binary voters, half random voters) of 10, 20 or 30%, at 5, 10 or 20 votes per photo; each
 rater votes on about 80 photos (and, in the "few photos per rater" rows, 15, where profiles are noisy).
 Methods, each on the same votes:
 
 - mean: the plain mean of all votes;
-- ours: rater profiles (training.ratings.rater_profiles): random and binary voters removed, biased ones
-  corrected; "ours + hidden tests" adds 3 gold photos and 3 repeats per rater (training.ratings.hidden_tests);
+- ours: rater profiles (iqlite.training.ratings.rater_profiles): random and binary voters removed, biased ones
+  corrected; "ours + hidden tests" adds 3 gold photos and 3 repeats per rater (iqlite.training.ratings.hidden_tests);
 - BT.500: ITU-R BT.500 observer screening, then the mean;
 - P.913: ITU-T P.913 bias removal;
 - MLE: the Li and Bampis maximum-likelihood subject model (bias and inconsistency per rater).
@@ -33,11 +33,11 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from benchmarks.common import LIVEC_LABELS, RESULTS, command_line, markdown_header, read_livec, write_results
-from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
-from training.ratings.crowd_simulation import RATER_KINDS, simulate_crowd
-from training.ratings.rater_profiles import ProfileConfig
-from training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal
-from training.ratings.votes import read_votes
+from iqlite.training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
+from iqlite.training.ratings.crowd_simulation import RATER_KINDS, simulate_crowd
+from iqlite.training.ratings.rater_profiles import ProfileConfig
+from iqlite.training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal
+from iqlite.training.ratings.votes import read_votes
 
 DEFAULT_OUT = RESULTS / "crowd_cleaning.json"
 METHODS = ("mean", "ours", "ours + hidden tests", "BT.500", "P.913", "MLE")

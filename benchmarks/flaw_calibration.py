@@ -3,7 +3,7 @@
     python -m benchmarks.flaw_calibration                      # Kodak24 from ../shared/data, about 1 minute
     python -m benchmarks.flaw_calibration --sides 384 --seeds 0  # a quicker look (not for committing)
 
-Every pristine photo is evaluated as it is and under every distortion of `training.data.distortions` (the
+Every pristine photo is evaluated as it is and under every distortion of `iqlite.training.data.distortions` (the
 camera ones and the subject one, camouflage) at every
 level (1 barely visible .. 4 severe), at each `--sides` size (longer side in pixels; the default 768 is
 Kodak's own size, 384 a phone-thumbnail-like copy; features are measured on a copy of at most 512 px, so
@@ -24,7 +24,7 @@ The rule, per reason, in its statistic's own units, oriented so that "worse" is 
 Midpoints leave equal room on both sides; the worst pristine photo (not a percentile) is used because 24
 photos are too few to trust a tail estimate and a reason on a good photo costs the seller's trust.
 
-Writes `training/flaws/flaw_thresholds.json` (what `training.flaws.flaw_reasons` loads; commit it), and
+Writes `training/flaws/flaw_thresholds.json` (what `iqlite.training.flaws.flaw_reasons` loads; commit it), and
 `benchmarks/results/flaw_calibration.json` and `.md`: each reason's calibration numbers, the firing rate
 of every reason on pristine photos and on every distortion and level (a confusion table), and which
 pristine photos fired anything (none, if the rule did its job).
@@ -43,12 +43,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.common import RESULTS, ROOT, SHARED_DATA, markdown_header, markdown_row, write_results
-from training.core.atomic import write_json
-from training.core.images import downscale, list_images, load_rgb
-from training.data.distortions import DISTORTIONS as CAMERA_DISTORTIONS
-from training.data.distortions import LEVELS, SUBJECT_DISTORTIONS, distort
-from training.flaws.features import photo_features
-from training.flaws.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons
+from iqlite.training.core.atomic import write_json
+from iqlite.training.core.images import downscale, list_images, load_rgb
+from iqlite.training.data.distortions import DISTORTIONS as CAMERA_DISTORTIONS
+from iqlite.training.data.distortions import LEVELS, SUBJECT_DISTORTIONS, distort
+from iqlite.training.flaws.features import photo_features
+from iqlite.training.flaws.flaw_reasons import RULES, THRESHOLDS_PATH, FlawRule, Threshold, flaw_reasons
 
 DISTORTIONS = CAMERA_DISTORTIONS + SUBJECT_DISTORTIONS
 DEFAULT_DATA = SHARED_DATA / "kodak24"
@@ -71,7 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
                         help="results JSON (the markdown table is written beside it, as .md)")
     parser.add_argument("--thresholds", type=Path, default=THRESHOLDS_PATH,
-                        help="thresholds JSON to write (what training.flaws.flaw_reasons loads)")
+                        help="thresholds JSON to write (what iqlite.training.flaws.flaw_reasons loads)")
     parser.add_argument("--sides", type=int, nargs="+", default=[768, 384], metavar="PX",
                         help="longer side of the evaluated copies (a photo is never upscaled)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="seeds of the random distortions")

@@ -8,7 +8,7 @@ Cases come from tests/image_mutations.py (the same generator tests/test_fuzz_ima
 of): small valid JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC and AVIF files, truncated, bit-flipped, overwritten
 with runs of bytes, given headers that claim absurd sizes (65535x65535, 0, 2^31) or sizes just under the
 80 MP limit, given another format's signature, garbage appended, or emptied. Every case runs in a worker
-process through `training.core.images.load_rgb`, with a hard per-file time limit: a worker that takes longer is
+process through `iqlite.training.core.images.load_rgb`, with a hard per-file time limit: a worker that takes longer is
 killed and the case counted as a hang; a worker that dies (a segfault in a native decoder) is a crash, as is
 any exception other than `ImageLoadError`. Outcomes per format and mutation kind, the slowest cases, and
 every crash and hang with the (seed, case id) that reproduces it are written to
@@ -30,8 +30,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from benchmarks.common import RESULTS, command_line, markdown_header, markdown_row, write_results
+from iqlite.training.core.images import DEFAULT_MAX_PIXELS
 from tests.image_mutations import FORMATS, KINDS, case_label, load_outcome, make_case
-from training.core.images import DEFAULT_MAX_PIXELS
 
 DEFAULT_OUT = RESULTS / "fuzz_images.json"
 OUTCOMES = ("decoded", "error", "crash", "hang")

@@ -11,7 +11,7 @@ finished folds are not trained again.
 
 Every fold's model is also exported to int8 .tflite exactly as `python -m export tflite` does (calibrated
 on 200 of the fold's training photos) and scored on the same held-out photos through LiteRT, so accuracy is
-reported for what the phone runs, with the float-vs-int8 parity numbers (`export.parity`) per fold.
+reported for what the phone runs, with the float-vs-int8 parity numbers (`iqlite.export.parity`) per fold.
 
 Writes `benchmarks/results/livec_cv.json`: per-fold metrics and mean ± std under "float" and "int8", and
 "parity" (other keys in an existing file, such as "linear_probe", are kept). Also writes every photo's
@@ -47,14 +47,14 @@ from benchmarks.common import (
     summarise_cv,
     write_results,
 )
-from export.parity import compare_scores, tflite_scores
-from export.tflite_export import fixed_size_model, quantize_int8, save_tflite
-from training.core import atomic, metrics
-from training.data.dataset import ImageSet, load_image_set, split_train_val
-from training.regressor.config import TrainConfig
-from training.regressor.evaluate import evaluate_set, predict_scores
-from training.regressor.model import load_model
-from training.regressor.train import TrainingRun
+from iqlite.export.parity import compare_scores, tflite_scores
+from iqlite.export.tflite_export import fixed_size_model, quantize_int8, save_tflite
+from iqlite.training.core import atomic, metrics
+from iqlite.training.data.dataset import ImageSet, load_image_set, split_train_val
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.evaluate import evaluate_set, predict_scores
+from iqlite.training.regressor.model import load_model
+from iqlite.training.regressor.train import TrainingRun
 
 DEFAULT_OUT = CV_RESULTS
 DEFAULT_WORK = WORK / "livec_cv"
@@ -84,8 +84,8 @@ def int8_fold(fold_dir: Path, train: ImageSet, test: ImageSet, image_size: int) 
 
 
 def qat_fold(fold_dir: Path, train: ImageSet, val: ImageSet, test: ImageSet) -> tuple[dict, dict]:
-    """As `int8_fold`, with quantization-aware training first (`export.qat`, its default recipe)."""
-    from export.qat import train_qat
+    """As `int8_fold`, with quantization-aware training first (`iqlite.export.qat`, its default recipe)."""
+    from iqlite.export.qat import train_qat
 
     model = load_model(fold_dir / "model.keras")
     calibration = calibration_photos(train)

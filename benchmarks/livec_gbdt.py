@@ -7,7 +7,7 @@ with every photo's fold and its held-out CNN scores, so all rows of the table ar
 photos. Each fold trains the trees on the other four folds (boosting rounds chosen by an inner 5-fold CV)
 and scores its own. Variants:
 
-- `gbdt`: trees on the handcrafted features (`training.flaws.features.FEATURE_NAMES`);
+- `gbdt`: trees on the handcrafted features (`iqlite.training.flaws.features.FEATURE_NAMES`);
 - `gbdt_cnn`: the same plus the CNN's score as a feature. Every photo's CNN score is out-of-fold (from the
   CNN that did not train on it), for the training photos too, so the trees cannot learn to trust scores
   that a model gives its own training photos (standard stacking);
@@ -45,11 +45,11 @@ from benchmarks.common import (
     read_livec,
     write_results,
 )
-from training.baselines.gbdt.feature_table import compute_feature_rows
-from training.baselines.gbdt.trees import GBDTConfig, train_gbdt
-from training.core import metrics
-from training.core.images import load_rgb
-from training.flaws.features import photo_features
+from iqlite.training.baselines.gbdt.feature_table import compute_feature_rows
+from iqlite.training.baselines.gbdt.trees import GBDTConfig, train_gbdt
+from iqlite.training.core import metrics
+from iqlite.training.core.images import load_rgb
+from iqlite.training.flaws.features import photo_features
 
 DEFAULT_OUT = RESULTS / "livec_gbdt.json"
 DEFAULT_WORK = WORK / "livec_gbdt"

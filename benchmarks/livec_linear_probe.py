@@ -27,10 +27,10 @@ from benchmarks.common import (
     summarise_cv,
     write_results,
 )
-from training.core import metrics
-from training.data.dataset import load_image_set, split_train_val
-from training.regressor.evaluate import predict_scores
-from training.regressor.keras_setup import keras
+from iqlite.training.core import metrics
+from iqlite.training.data.dataset import load_image_set, split_train_val
+from iqlite.training.regressor.evaluate import predict_scores
+from iqlite.training.regressor.keras_setup import keras
 
 PENALTIES = (1.0, 10.0, 100.0, 1000.0, 3000.0, 10000.0, 30000.0)
 

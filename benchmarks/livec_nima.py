@@ -3,13 +3,14 @@
     python -m benchmarks.livec_nima          # ~5 minutes on 2 CPU cores (pooled features cached under --work)
 
 Both heads read the same frozen features: the ImageNet MobileNetV2 alpha 0.35 backbone (cut before Conv_1)
-with the multi-level mean/std pooling of `training.regressor.model`, at 384 px, computed once per photo. Per fold
+with the multi-level mean/std pooling of `iqlite.training.regressor.model`, at 384 px, computed once per photo. Per fold
 (the same `benchmarks.common.fold_indices` as benchmarks.livec_cv, same inner train/validation split):
 
 - NIMA: softmax over 10 bins, trained with the EMD loss toward each photo's normal(MOS, MOS std) target,
   best epoch by validation SRCC; its output is the distribution's mean;
 - regressor (ridge head): the iqlite head on the same frozen features, as phase 1 of the recipe fits it,
-  with the spread calibration the recipe applies (`training.regressor.train.fit_calibration` in closed form here);
+  with the spread calibration the recipe applies (`iqlite.training.regressor.train.fit_calibration` in closed form
+  here);
 - for reference, the fully trained regressor's held-out scores (fine-tuned; from livec_cv_predictions.csv).
 
 Reports SRCC, PLCC, RMSE and the spread of predictions (std, 5th–95th percentile) against the spread of
@@ -40,14 +41,19 @@ from benchmarks.common import (
     read_livec,
     write_results,
 )
-from training.baselines.nima.model import distribution_moments, fixed_size_nima_model, normal_target, train_nima_head
-from training.baselines.nima.pipeline import calibrated_scores, spread_plot
-from training.core import atomic, metrics
-from training.data.dataset import load_image_set, split_train_val
-from training.regressor.config import TrainConfig
-from training.regressor.keras_setup import keras
-from training.regressor.model import build_model, pooled_feature_model
-from training.regressor.ridge_head import fit_ridge_head
+from iqlite.training.baselines.nima.model import (
+    distribution_moments,
+    fixed_size_nima_model,
+    normal_target,
+    train_nima_head,
+)
+from iqlite.training.baselines.nima.pipeline import calibrated_scores, spread_plot
+from iqlite.training.core import atomic, metrics
+from iqlite.training.data.dataset import load_image_set, split_train_val
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.keras_setup import keras
+from iqlite.training.regressor.model import build_model, pooled_feature_model
+from iqlite.training.regressor.ridge_head import fit_ridge_head
 
 DEFAULT_WORK = WORK / "livec_nima"
 
@@ -151,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
 def export_check(model: keras.Model, head: keras.Model, train_images: np.ndarray, test_images: np.ndarray,
                  float_means: np.ndarray, work: Path) -> dict:
     """Fold 0's NIMA model as int8 .tflite like the regressor (uint8 in, uint8 0–5 out, here mean and std)."""
-    from export.nima_export import nima_outputs
-    from export.tflite_export import quantize_int8
+    from iqlite.export.nima_export import nima_outputs
+    from iqlite.export.tflite_export import quantize_int8
 
     single = fixed_size_nima_model(model, head, TrainConfig().image_size)
     rng = np.random.default_rng(0)

@@ -98,7 +98,7 @@ def photo_like_image(height: int, width: int, seed: int = 0):
 def model_input(detail: dict, rgb):
     """The photo as the model's input tensor: raw bytes for uint8 (scale 1), 0–255 floats for a float model.
 
-    Mirrors `export.tflite_runner.TFLiteScorer._to_input` (which cannot be imported here without Pillow and
+    Mirrors `iqlite.export.tflite_runner.TFLiteScorer._to_input` (which cannot be imported here without Pillow and
     `training`); any other integer quantization is applied so third-party models can be timed too.
     """
     import numpy as np
@@ -285,13 +285,13 @@ def _load_average() -> list[float] | None:
 
 def export_run(run: Path, sizes: list[int] | None, work: Path, images: Path | None, representative: int,
                budget_bytes: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """int8 and float32 .tflite of a training run at each size, with `export.tflite_export`'s own functions.
+    """int8 and float32 .tflite of a training run at each size, with `iqlite.export.tflite_export`'s own functions.
 
     Returns (models, failures): an export that fails (e.g. the int8 file over the size budget) is recorded
     with its message rather than stopping the benchmark, because a size that does not fit is a result too.
     """
-    from export import tflite_export as te
-    from export.run_export import recorded_images_dir
+    from iqlite.export import tflite_export as te
+    from iqlite.export.run_export import recorded_images_dir
 
     model, config = te.load_run(run)
     sizes = sizes or sorted({DEFAULT_SIZES_BASE, config.image_size})
@@ -441,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: load average {load[0]:.2f} on {results['machine']['usable_cores']} cores: something else is "
               "using the CPU, latency will be inflated (rerun on a quiet machine for numbers to publish)")
     if args.run is not None:
-        from export.tflite_export import ExportError
+        from iqlite.export.tflite_export import ExportError
 
         representative = args.representative or (SMOKE_REPRESENTATIVE if args.smoke else 200)
         try:

@@ -24,8 +24,8 @@ import threading
 from pathlib import Path
 
 from benchmarks.common import RESULTS, ROOT, write_results
-from export.cli import SHIPPED_MODEL
-from export.web import WEB_DEMO, build_web, make_server
+from iqlite.export.cli import SHIPPED_MODEL
+from iqlite.export.web import WEB_DEMO, build_web, make_server
 
 
 def _summary(values: list[float]) -> dict:

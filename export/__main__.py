@@ -1,7 +1,9 @@
-"""Entry point for `python -m export`."""
+"""`python -m export ...` in a checkout: the same command as `python -m iqlite.export ...` (or `iqlite-export`).
 
-import sys
+The code lives in `iqlite/export/`; this folder is not installed, so a project of your own with an `export`
+package can use iqlite beside it. It only keeps the short command the docs use working from the repository root.
+"""
 
-from export.cli import main
+from iqlite.export.cli import main
 
-sys.exit(main())
+raise SystemExit(main())

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate export/metadata_schema/: the official TFLite Metadata Schema (metadata_schema.fbs, schema 1.5.0) and
-# the Python code flatc generates from it, which export/metadata.py uses to write and read model metadata.
+# Regenerate iqlite/export/metadata_schema/: the official TFLite Metadata Schema (metadata_schema.fbs, schema 1.5.0) and
+# the Python code flatc generates from it, which iqlite/export/metadata.py uses to write and read model metadata.
 #
 # The schema comes from the tflite-support wheel on PyPI (pinned version and platform, checked by sha256; the
 # wheel is only unpacked here, never installed: tflite-support is not a dependency). flatc is the Debian package
@@ -18,7 +18,7 @@ WHEEL_PYTHON=3.11
 SCHEMA_IN_WHEEL=tensorflow_lite_support/metadata/metadata_schema.fbs
 SCHEMA_SHA256=2d3386ba124690ba1195bfc1d51ac814843bd675a7c845afab7c001c7891449e
 FLATC_VERSION=2.0.8  # Debian bookworm's flatbuffers-compiler
-OUT_DIR=export/metadata_schema
+OUT_DIR=iqlite/export/metadata_schema
 SCHEMA_OUT=$OUT_DIR/metadata_schema.fbs
 MODULE_OUT=$OUT_DIR/metadata_schema_py_generated.py
 PYTHON=${PYTHON:-.venv/bin/python}
@@ -69,5 +69,5 @@ cp "$tmp/metadata_schema.fbs" "$SCHEMA_OUT"
   echo
   cat "$generated"
 } > "$MODULE_OUT"
-"$PYTHON" -c "import export.metadata_schema.metadata_schema_py_generated as m; assert m.ModelMetadataT"
+"$PYTHON" -c "import iqlite.export.metadata_schema.metadata_schema_py_generated as m; assert m.ModelMetadataT"
 echo "wrote $SCHEMA_OUT and $MODULE_OUT (flatc $flatc_version)"

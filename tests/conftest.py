@@ -50,7 +50,7 @@ def run_export_cli_without_tensorflow(args: list[str], cwd: Path) -> subprocess.
     code = (
         "import runpy, sys\n"
         "sys.argv = ['export'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('export', run_name='__main__', alter_sys=True)\n"
+        "try:\n    runpy.run_module('iqlite.export', run_name='__main__', alter_sys=True)\n"
         "except SystemExit as done:\n    rc = done.code\n"
         "assert 'tensorflow' not in sys.modules, 'the export CLI imported tensorflow'\n"
         "sys.exit(rc)\n"

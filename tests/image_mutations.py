@@ -1,7 +1,7 @@
 """Seeded broken-image generator shared by tests/test_fuzz_images.py and benchmarks/fuzz_images.py.
 
 Real photo folders hold files cut short by a failed copy, bit rot, a header that lies about the size, a
-download with an HTML error page glued on. `training.core.images.load_rgb` must turn every one of them into an
+download with an HTML error page glued on. `iqlite.training.core.images.load_rgb` must turn every one of them into an
 HxWx3 uint8 array or an `ImageLoadError`, quickly, whatever the decoder underneath (Pillow, libjpeg,
 libpng, libwebp, libtiff, libheif, libavif). This module makes such files from small valid images, one per
 case id, so a failure found by the benchmark's 10,000 cases is reproduced by its (seed, case id) alone.
@@ -9,7 +9,7 @@ case id, so a failure found by the benchmark's 10,000 cases is reproduced by its
 The format and mutation kind of a case depend on its id only (`case_label`), cycling through every pair,
 so a benchmark run can say which kind hung or crashed even when the worker that ran it is gone. The
 mutation's parameters come from a generator seeded with (seed, case id). Importing this module imports
-`training.core.images`, which registers the HEIF decoder the HEIC base images need.
+`iqlite.training.core.images`, which registers the HEIF decoder the HEIC base images need.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from training.core.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_rgb
+from iqlite.training.core.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_rgb
 
 __all__ = [
     "FORMATS",

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from export.golden import GOLDEN_IMAGES, write_golden_images
-from export.metadata import CUSTOM_METADATA_NAME, read_metadata
-from training.core.images import load_rgb
-from training.core.score_scale import GOOD_THRESHOLD
-from training.flaws.flaw_reasons import RULES
+from iqlite.export.golden import GOLDEN_IMAGES, write_golden_images
+from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata
+from iqlite.training.core.images import load_rgb
+from iqlite.training.core.score_scale import GOOD_THRESHOLD
+from iqlite.training.flaws.flaw_reasons import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_MODEL = ROOT / "android_demo" / "app" / "src" / "main" / "assets" / "iqlite.tflite"

@@ -14,17 +14,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from export import cli as export_cli
-from export.model_file import ModelFileError, check_tflite_file
-from export.run_summary import format_run_summary
-from export.score import score_to_csv, skipped_report_path
-from export.tflite_runner import TFLiteScorer
-from training import cli as training_cli
-from training.core import atomic
-from training.core.errors import OutputPathError, UserError, display_path
-from training.data.dataset import unrated_images
-from training.data.rating_tables import read_ratings
-from training.regressor.pipeline import small_set_warning
+from iqlite.export import cli as export_cli
+from iqlite.export.model_file import ModelFileError, check_tflite_file
+from iqlite.export.run_summary import format_run_summary
+from iqlite.export.score import score_to_csv, skipped_report_path
+from iqlite.export.tflite_runner import TFLiteScorer
+from iqlite.training import cli as training_cli
+from iqlite.training.core import atomic
+from iqlite.training.core.errors import OutputPathError, UserError, display_path
+from iqlite.training.data.dataset import unrated_images
+from iqlite.training.data.rating_tables import read_ratings
+from iqlite.training.regressor.pipeline import small_set_warning
 
 SHIPPED = export_cli.SHIPPED_MODEL
 NON_UTF8 = os.fsdecode(b"caf\xe9.png")  # a name written by an old Latin-1 system: not valid UTF-8
@@ -138,7 +138,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch, folder: Path, tmp_path: Path) ->
     def broken(*args, **kwargs):
         raise ValueError("a bug, not bad input")
 
-    monkeypatch.setattr("export.score.score_to_csv", broken)
+    monkeypatch.setattr("iqlite.export.score.score_to_csv", broken)
     with pytest.raises(ValueError, match="a bug"):
         export_cli.main(["score", "--out", str(tmp_path / "s.csv"), str(folder)])
 
@@ -201,7 +201,7 @@ def test_help_shows_real_defaults(argv: list[str]) -> None:
 def test_native_start_up_lines_are_filtered_and_real_errors_pass(tmp_path: Path) -> None:
     code = (
         "import os, sys\n"
-        "from training.core.native_logs import quiet_native_logs\n"
+        "from iqlite.training.core.native_logs import quiet_native_logs\n"
         "quiet_native_logs()\n"
         "os.write(2, b'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\\n')\n"
         "os.write(2, b'E0000 00:00:1796113732.282465    9752 cuda_platform.cc:52] failed call to cuInit: x\\n')\n"

@@ -8,13 +8,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from export import cli as export_cli
-from training import cli as training_cli
-from training.core.cli_fields import add_field_options, apply_options, field_options
-from training.core.cli_help import HelpFormatter
-from training.ratings.hidden_tests import HiddenTestConfig
-from training.ratings.rater_profiles import ProfileConfig
-from training.regressor.config import TrainConfig
+from iqlite.export import cli as export_cli
+from iqlite.training import cli as training_cli
+from iqlite.training.core.cli_fields import add_field_options, apply_options, field_options
+from iqlite.training.core.cli_help import HelpFormatter
+from iqlite.training.ratings.hidden_tests import HiddenTestConfig
+from iqlite.training.ratings.rater_profiles import ProfileConfig
+from iqlite.training.regressor.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def test_every_subcommand_has_a_handler_and_no_help_shows_a_none_default(build) 
 
 
 def test_export_run_defaults_match_the_modules_they_repeat() -> None:
-    from export import qat, tflite_export
-    from export.run_export import DEFAULT_BUDGET_BYTES, DEFAULT_QAT_EPOCHS
+    from iqlite.export import qat, tflite_export
+    from iqlite.export.run_export import DEFAULT_BUDGET_BYTES, DEFAULT_QAT_EPOCHS
 
     assert DEFAULT_BUDGET_BYTES == tflite_export.DEFAULT_BUDGET_BYTES
     assert DEFAULT_QAT_EPOCHS == qat.DEFAULT_EPOCHS

@@ -3,9 +3,9 @@ import csv
 import numpy as np
 import pytest
 
+from iqlite.training.data.dataset import load_image_set, split_train_val, write_skip_report
+from iqlite.training.data.rating_tables import read_ratings
 from tests.conftest import textured_photo
-from training.data.dataset import load_image_set, split_train_val, write_skip_report
-from training.data.rating_tables import read_ratings
 
 
 def test_loads_rated_images_and_reports_every_skip(tmp_path):

@@ -28,7 +28,7 @@ _PY_M = re.compile(r"\bpython3?\s+-m\s+(training|export)\b(?:[ \t]+([^\s`]+))?")
 _PY_M_BENCH = re.compile(r"\bpython3?\s+-m\s+benchmarks\.(\w+)")
 _OLD_BENCH = re.compile(r"\bpython3?\s+benchmarks/")
 _REPO_PATH = re.compile(
-    r"(?<![\w./-])((?:training|export|benchmarks|scripts|tests|android_demo|web_demo)/[\w./-]*\.[A-Za-z]+)(?![\w{*<])"
+    r"(?<![\w./-])((?:iqlite|training|export|benchmarks|scripts|tests|android_demo|web_demo)/[\w./-]*\.[A-Za-z]+)(?![\w{*<])"
 )
 
 
@@ -96,10 +96,10 @@ def _subcommands(module) -> dict[str, set[str]]:
 
 @pytest.fixture(scope="module")
 def subcommands() -> dict[str, dict[str, set[str]]]:
-    import export.cli
-    import training.cli
+    import iqlite.export.cli
+    import iqlite.training.cli
 
-    return {"training": _subcommands(training.cli), "export": _subcommands(export.cli)}
+    return {"training": _subcommands(iqlite.training.cli), "export": _subcommands(iqlite.export.cli)}
 
 
 def test_readme_is_short():
@@ -172,12 +172,13 @@ def test_named_repository_paths_exist(page: Path):
 def _documented_modules() -> set[str]:
     """Modules in docs/architecture.md's tables, as repository paths.
 
-    A line that starts with a room in backticks (`` `training/core/`: ... `` or ``## `export/`: ...``) sets the
+    A line that starts with a room in backticks (`` `iqlite/training/core/`: ... `` or
+    ``## `iqlite/export/`: ...``) sets the
     room; each following table row names its modules in the first cell, relative to that room.
     """
     room, out = None, set()
     for line in _prose_lines(ARCHITECTURE.read_text(encoding="utf-8")):
-        m = re.match(r"^(?:#+\s+)?`((?:training|export)/[\w/]*)`", line)
+        m = re.match(r"^(?:#+\s+)?`(iqlite/(?:training|export)/[\w/]*)`", line)
         if m:
             room = m.group(1)
             continue
@@ -191,11 +192,11 @@ def _documented_modules() -> set[str]:
 def test_architecture_lists_every_module():
     actual = {
         str(p.relative_to(ROOT))
-        for package in ("training", "export")
+        for package in ("iqlite/training", "iqlite/export")
         for p in (ROOT / package).rglob("*.py")
         if p.name != "__init__.py" and "__pycache__" not in p.parts
     }
-    actual -= {"training/__main__.py", "training/cli.py"}  # the root of training/, described in prose
+    actual -= {"iqlite/training/__main__.py", "iqlite/training/cli.py"}  # the root of training/, in prose
     documented = _documented_modules()
     undocumented = sorted(actual - documented)
     stale = sorted(p for p in documented if not (ROOT / p).exists())

@@ -20,10 +20,10 @@ from ai_edge_litert.interpreter import Interpreter
 from PIL import ImageFilter
 from scipy.stats import spearmanr
 
-from export import cli
-from export.compact import compact_tflite
-from export.output_range import OutputRangeError, pin_output_range
-from export.tflite_export import (
+from iqlite.export import cli
+from iqlite.export.compact import compact_tflite
+from iqlite.export.output_range import OutputRangeError, pin_output_range
+from iqlite.export.tflite_export import (
     DEFAULT_BUDGET_BYTES,
     ExportBudgetError,
     convert_float,
@@ -34,13 +34,12 @@ from export.tflite_export import (
     representative_images,
     save_tflite,
 )
-from export.tflite_runner import TFLiteScorer
-from tests.conftest import run_export_cli_without_tensorflow, textured_photo
-from training.core.images import load_for_model, resize_for_model
-from training.core.score_scale import round_half_stars
-from training.regressor.config import TrainConfig
-from training.regressor.keras_setup import keras
-from training.regressor.model import (
+from iqlite.export.tflite_runner import TFLiteScorer
+from iqlite.training.core.images import load_for_model, resize_for_model
+from iqlite.training.core.score_scale import round_half_stars
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.keras_setup import keras
+from iqlite.training.regressor.model import (
     ModelSpec,
     backbone_of,
     build_model,
@@ -49,6 +48,7 @@ from training.regressor.model import (
     set_calibration,
     set_linear_head,
 )
+from tests.conftest import run_export_cli_without_tensorflow, textured_photo
 
 pytestmark = pytest.mark.slow  # every test here converts or trains with TensorFlow
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from export.export_graph import check_same_function, export_graph, folded_head
-from export.parity import MAX_SRCC_DROP, MIN_PARITY_SRCC, compare_scores
-from tests.conftest import textured_photo
-from training.core.images import resize_for_model
-from training.regressor.model import (
+from iqlite.export.export_graph import check_same_function, export_graph, folded_head
+from iqlite.export.parity import MAX_SRCC_DROP, MIN_PARITY_SRCC, compare_scores
+from iqlite.training.core.images import resize_for_model
+from iqlite.training.regressor.model import (
     ModelSpec,
     build_model,
     logit_model,
@@ -17,6 +16,7 @@ from training.regressor.model import (
     set_calibration,
     set_linear_head,
 )
+from tests.conftest import textured_photo
 
 SIZE = 64
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from export.golden import scene
-from training.flaws.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features, region_features
-from training.flaws.subject_mask import subject_mask
+from iqlite.export.golden import scene
+from iqlite.training.flaws.features import FEATURE_NAMES, blockiness, noise_sigma, photo_features, region_features
+from iqlite.training.flaws.subject_mask import subject_mask
 
 
 @pytest.fixture(scope="module")

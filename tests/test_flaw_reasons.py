@@ -1,6 +1,6 @@
 """Flaw reasons on generated photos: a clean one gets none, each graded flaw gets its own, codes never change.
 
-The photo is `export.golden.scene` at 480x360, a size the features see on its own pixel grid (they work on
+The photo is `iqlite.export.golden.scene` at 480x360, a size the features see on its own pixel grid (they work on
 a copy of at most 512 px), as the calibration's 384 px copies do; the thresholds are the committed ones.
 """
 
@@ -15,14 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from export import cli
-from export.golden import scene
-from export.score import CSV_COLUMNS, score_to_csv
-from tests.conftest import run_export_cli_without_tensorflow
-from training.core.score_scale import round_half_stars
-from training.data.distortions import distort
-from training.flaws.features import photo_features
-from training.flaws.flaw_reasons import (
+from iqlite.export import cli
+from iqlite.export.golden import scene
+from iqlite.export.score import CSV_COLUMNS, score_to_csv
+from iqlite.training.core.score_scale import round_half_stars
+from iqlite.training.data.distortions import distort
+from iqlite.training.flaws.features import photo_features
+from iqlite.training.flaws.flaw_reasons import (
     RULES,
     THRESHOLDS_PATH,
     Threshold,
@@ -30,6 +29,7 @@ from training.flaws.flaw_reasons import (
     load_thresholds,
     photo_flaw_reasons,
 )
+from tests.conftest import run_export_cli_without_tensorflow
 
 REPO = Path(__file__).resolve().parents[1]
 CODES = ("too_dark", "overexposed", "blurry", "low_contrast", "noisy", "subject_not_distinct")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from iqlite.training.core.images import load_rgb
 from tests.image_mutations import FORMATS, KINDS, SUFFIXES, base_images, case_label, load_outcome, make_case
 from tests.image_mutations import set_dimensions as claim_size
-from training.core.images import load_rgb
 
 SEED = 13
 CASES_PER_PAIR = 8  # 8 formats x 7 kinds x 8 = 448 cases, ~5 s on 2 cores
@@ -90,8 +90,8 @@ def test_absurd_heif_size_is_refused_by_the_container_checks(tmp_path: Path, fmt
 
 
 def test_a_folder_of_broken_files_scores_one_row_each(tmp_path: Path) -> None:
-    from export.score import expand_inputs, score_files
-    from export.tflite_runner import TFLiteScorer
+    from iqlite.export.score import expand_inputs, score_files
+    from iqlite.export.tflite_runner import TFLiteScorer
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import ImageFilter
 
+from iqlite.training.baselines.gbdt.trees import GBDTConfig, load_gbdt, stratified_folds, train_gbdt
+from iqlite.training.cli import main as training_main
+from iqlite.training.core import metrics
+from iqlite.training.flaws.features import FEATURE_NAMES
 from tests.conftest import textured_photo
-from training.baselines.gbdt.trees import GBDTConfig, load_gbdt, stratified_folds, train_gbdt
-from training.cli import main as training_main
-from training.core import metrics
-from training.flaws.features import FEATURE_NAMES
 
 FAST = GBDTConfig(max_rounds=300, early_stopping_rounds=30, min_data_in_leaf=5, threads=1)
 
@@ -142,7 +142,7 @@ def test_cnn_scores_become_a_feature_and_missing_ones_are_an_error(rated_photos,
 
 
 def test_the_baseline_starts_without_tensorflow():
-    code = ("import sys; from training import cli; from training.baselines.gbdt import pipeline; "
+    code = ("import sys; from iqlite.training import cli; from iqlite.training.baselines.gbdt import pipeline; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stderr

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from export.cli import SHIPPED_MODEL
-from export.golden import GOLDEN_IMAGES, golden_record, write_golden_images
+from iqlite.export.cli import SHIPPED_MODEL
+from iqlite.export.golden import GOLDEN_IMAGES, golden_record, write_golden_images
 
 EXPECTED = Path(__file__).parent / "golden" / "iqlite.json"
 

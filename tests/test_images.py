@@ -1,4 +1,5 @@
-"""Tests for training.core.images: every image is generated here, in tmp_path, so the suite needs no data files."""
+"""Tests for iqlite.training.core.images: every image is generated here, in tmp_path, so the suite needs no data
+files."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from training.core import images
-from training.core.errors import FolderNotFoundError, InputError, UserError, display_path
-from training.core.images import (
+from iqlite.training.core import images
+from iqlite.training.core.errors import FolderNotFoundError, InputError, UserError, display_path
+from iqlite.training.core.images import (
     DEFAULT_MAX_PIXELS,
     MAX_MEGAPIXELS_OPTION,
     SUPPORTED_EXTENSIONS,

@@ -24,9 +24,9 @@ import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
 
-from export import cli
-from export.compact import compact_tflite
-from export.metadata import (
+from iqlite.export import cli
+from iqlite.export.compact import compact_tflite
+from iqlite.export.metadata import (
     IMAGE_INPUT,
     METADATA_NAME,
     ModelInfo,
@@ -39,15 +39,15 @@ from export.metadata import (
     package_version,
     read_metadata,
 )
-from export.metadata_schema import metadata_schema_py_generated as fb
-from export.tflite_export import convert_float, quantize_int8, raw_outputs
-from training.regressor.config import TrainConfig
-from training.regressor.keras_setup import keras
+from iqlite.export.metadata_schema import metadata_schema_py_generated as fb
+from iqlite.export.tflite_export import convert_float, quantize_int8, raw_outputs
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.keras_setup import keras
 
 SIZE = 32
 REPO = Path(__file__).resolve().parents[1]
-SCHEMA = REPO / "export" / "metadata_schema" / "metadata_schema.fbs"
-GENERATED = REPO / "export" / "metadata_schema" / "metadata_schema_py_generated.py"
+SCHEMA = REPO / "iqlite" / "export" / "metadata_schema" / "metadata_schema.fbs"
+GENERATED = REPO / "iqlite" / "export" / "metadata_schema" / "metadata_schema_py_generated.py"
 SHIPPED_MODEL = REPO / "android_demo" / "app" / "src" / "main" / "assets" / "iqlite.tflite"
 
 
@@ -373,7 +373,7 @@ def test_info_command(tiny, tmp_path, capsys):
 def test_info_command_prints_metadata_without_importing_tensorflow(tiny, tmp_path):
     tagged = tmp_path / "tagged.tflite"
     tagged.write_bytes(compact_tflite(embed_metadata(tiny[2], _full_info())))
-    code = ("import sys\nfrom export import cli\nrc = cli.main(sys.argv[1:])\n"
+    code = ("import sys\nfrom iqlite.export import cli\nrc = cli.main(sys.argv[1:])\n"
             "assert 'tensorflow' not in sys.modules, 'info imported tensorflow'\nsys.exit(rc)\n")
     result = subprocess.run([sys.executable, "-c", code, "info", str(tagged)], cwd=REPO, capture_output=True,
                             text=True, timeout=60)

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from training.core import metrics
+from iqlite.training.core import metrics
 
 
 def test_perfect_agreement():

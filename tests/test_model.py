@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from training.regressor.backbone_weights import WeightsNotFoundError, imagenet_weights_file
-from training.regressor.keras_setup import keras, tf
-from training.regressor.model import (
+from iqlite.training.regressor.backbone_weights import WeightsNotFoundError, imagenet_weights_file
+from iqlite.training.regressor.keras_setup import keras, tf
+from iqlite.training.regressor.model import (
     BACKBONE_NAME,
     ModelSpec,
     build_model,

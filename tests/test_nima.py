@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.baselines.nima.model import (
+from iqlite.training.baselines.nima.model import (
     BIN_CENTRES,
     N_BINS,
     DistributionMoments,
@@ -16,7 +16,7 @@ from training.baselines.nima.model import (
     train_nima_head,
     vote_histogram,
 )
-from training.regressor.keras_setup import tf
+from iqlite.training.regressor.keras_setup import tf
 
 
 def _one_hot(k: int) -> np.ndarray:
@@ -78,8 +78,8 @@ def test_the_head_learns_scores_from_informative_features():
 
 @pytest.mark.slow
 def test_nima_command_compares_both_heads_and_its_run_exports(rated_folder, tmp_path):
-    from export.cli import main as export_main
-    from training.cli import main as training_main
+    from iqlite.export.cli import main as export_main
+    from iqlite.training.cli import main as training_main
 
     table, images = rated_folder
     run = tmp_path / "nima"
@@ -98,8 +98,8 @@ def test_nima_command_compares_both_heads_and_its_run_exports(rated_folder, tmp_
     assert 0 < out.stat().st_size < 450_000
     from ai_edge_litert.interpreter import Interpreter
 
-    from export.nima_export import nima_outputs
-    from training.core.images import load_for_model
+    from iqlite.export.nima_export import nima_outputs
+    from iqlite.training.core.images import load_for_model
 
     interpreter = Interpreter(model_path=str(out))
     inp, output = interpreter.get_input_details()[0], interpreter.get_output_details()[0]

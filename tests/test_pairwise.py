@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from training.data.rating_tables import RatingTableError
-from training.ratings.pairwise import (
+from iqlite.training.data.rating_tables import RatingTableError
+from iqlite.training.ratings.pairwise import (
     BTResult,
     FusedScores,
     PairwiseChoices,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from export import adb as adbmod
-from export.cli import main
-from export.phone_bench import REMOTE_BINARY, REMOTE_MODEL, parse_benchmark_output
+from iqlite.export import adb as adbmod
+from iqlite.export.cli import main
+from iqlite.export.phone_bench import REMOTE_BINARY, REMOTE_MODEL, parse_benchmark_output
 
 FIXTURES = Path(__file__).parent / "fixtures" / "adb"
 SERIAL = "2A131FDH2001QN"

@@ -17,15 +17,15 @@ import pytest
 from ai_edge_litert.interpreter import Interpreter
 from scipy.stats import spearmanr
 
-from export import cli
-from export.qat import _better, _copy_trained_weights, flatten_model, quantization_aware_model
-from export.tflite_export import fixed_size_model
-from export.tflite_runner import TFLiteScorer
+from iqlite.export import cli
+from iqlite.export.qat import _better, _copy_trained_weights, flatten_model, quantization_aware_model
+from iqlite.export.tflite_export import fixed_size_model
+from iqlite.export.tflite_runner import TFLiteScorer
+from iqlite.training.core.images import load_for_model, resize_for_model
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.keras_setup import keras
+from iqlite.training.regressor.model import BACKBONE_NAME, ModelSpec, build_model
 from tests.test_export import _make_quantizable, _photo
-from training.core.images import load_for_model, resize_for_model
-from training.regressor.config import TrainConfig
-from training.regressor.keras_setup import keras
-from training.regressor.model import BACKBONE_NAME, ModelSpec, build_model
 
 pytestmark = pytest.mark.slow  # every test here converts or trains with TensorFlow
 
@@ -89,7 +89,7 @@ def test_qat_scores_track_the_float_model(qat_export):
     reference = np.asarray(qat_export.keras_model(qat_export.photos.astype(np.float32))).ravel()
     assert reference.max() - reference.min() > 2.0  # a spread worth ranking
     # Measured on these 16 photos: SRCC 0.997, max difference 0.2 stars. Converting the fake-quant graph
-    # itself (the converter bug in export.qat's docstring) put scores up to 0.9 stars off.
+    # itself (the converter bug in iqlite.export.qat's docstring) put scores up to 0.9 stars off.
     assert spearmanr(int8, reference)[0] > 0.95, (int8, reference)
     assert np.abs(int8 - reference).max() < 0.6, (int8, reference)
 

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from training.ratings import standard_methods as sm
-from training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal
+from iqlite.training.ratings import standard_methods as sm
+from iqlite.training.ratings.standard_methods import bt500_screening, mle_subject_model, p913_bias_removal
 
 
 @dataclass(frozen=True)

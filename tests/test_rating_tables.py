@@ -8,17 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.core.errors import InputError, UserError
-from training.core.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
-from training.data.rating_tables import (
+from iqlite.training.core.errors import InputError, UserError
+from iqlite.training.core.score_scale import GOOD_THRESHOLD, from_stars, round_half_stars, to_stars
+from iqlite.training.data.rating_tables import (
     RatedImage,
     RatingTable,
     RatingTableError,
     normalize_image_path,
     read_ratings,
 )
-from training.ratings.pairwise import PairwiseTableError
-from training.ratings.votes import read_votes
+from iqlite.training.ratings.pairwise import PairwiseTableError
+from iqlite.training.ratings.votes import read_votes
 
 
 def write(tmp_path: Path, text: str, name: str = "labels.csv", encoding: str = "utf-8") -> Path:

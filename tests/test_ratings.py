@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from training.cli import main as training_main
-from training.data.rating_tables import RatingTableError, read_ratings
-from training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
-from training.ratings.crowd_simulation import simulate_crowd
-from training.ratings.hidden_tests import hidden_tests
-from training.ratings.rater_profiles import profile_raters
-from training.ratings.votes import read_votes
+from iqlite.training.cli import main as training_main
+from iqlite.training.data.rating_tables import RatingTableError, read_ratings
+from iqlite.training.ratings.cleaning import clean_crowd, clean_matrix, matrix_scores
+from iqlite.training.ratings.crowd_simulation import simulate_crowd
+from iqlite.training.ratings.hidden_tests import hidden_tests
+from iqlite.training.ratings.rater_profiles import profile_raters
+from iqlite.training.ratings.votes import read_votes
 
 TRUTH = np.random.default_rng(7).uniform(0.3, 4.7, 300)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from export.run_summary import format_run_summary
-from training.core import atomic
+from iqlite.export.run_summary import format_run_summary
+from iqlite.training.core import atomic
 
 
 def _run(tmp_path: Path, *, with_table: bool) -> Path:

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from training.data.distortions import DISTORTIONS, LEVELS, distort, severity
-from training.data.sample_data import build_sample_dataset, sample_photos, sample_scenes
+from iqlite.training.data.distortions import DISTORTIONS, LEVELS, distort, severity
+from iqlite.training.data.sample_data import build_sample_dataset, sample_photos, sample_scenes
 
 
 @pytest.fixture(scope="module")

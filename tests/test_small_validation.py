@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.data.dataset import ImageSet
-from training.regressor.config import TrainConfig
-from training.regressor.ridge_head import cross_validated_penalty
-from training.regressor.train import TrainingRun
+from iqlite.training.data.dataset import ImageSet
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.ridge_head import cross_validated_penalty
+from iqlite.training.regressor.train import TrainingRun
 
 
 def _set(n: int, scores: np.ndarray, prefix: str) -> ImageSet:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from benchmarks import tflite_latency
-from training.regressor.keras_setup import keras, tf
+from iqlite.training.regressor.keras_setup import keras, tf
 
 SIZE = 32
 

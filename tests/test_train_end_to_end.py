@@ -8,13 +8,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from training import cli
-from training.data.dataset import load_image_set, split_train_val
-from training.data.rating_tables import read_ratings
-from training.regressor.config import TrainConfig
-from training.regressor.evaluate import predict_scores
-from training.regressor.model import load_model
-from training.regressor.train import EpochKeeper, RunMismatchError, TrainingRun
+from iqlite.training import cli
+from iqlite.training.data.dataset import load_image_set, split_train_val
+from iqlite.training.data.rating_tables import read_ratings
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.evaluate import predict_scores
+from iqlite.training.regressor.model import load_model
+from iqlite.training.regressor.train import EpochKeeper, RunMismatchError, TrainingRun
 
 SMOKE_ARGS = ["--smoke", "--weights", "none", "--no-progress"]
 

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from export.web import WEB_DEMO, WebBuildError, build_web, make_server
-from training.core.errors import InputError
+from iqlite.export.web import WEB_DEMO, WebBuildError, build_web, make_server
+from iqlite.training.core.errors import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests/golden/iqlite.json"

@@ -1,0 +1,134 @@
+"""Golden images and their expected int8 outputs: the numbers every runtime must reproduce exactly.
+
+A change anywhere between a photo file and its stars (decoding, orientation, resizing, the export graph,
+quantization, the runtime) changes a score silently unless something pins it. These images are drawn from
+formulas (no random generator, no files to download), saved as lossless PNG so every decoder gives the same
+pixels, and in sizes and aspect ratios that make the resize do real work. For each, the record keeps:
+
+- `pixels_sha256`: the decoded pixels (catches a change in the drawing code itself);
+- `input_sha256`: the preprocessed model input at the model's size (catches a preprocessing change);
+- `raw_output` and `score`: the model's uint8 output and its 0–5 score (catches an export/runtime change).
+
+The Python test regenerates the images and checks all three against the record written for the shipped
+model; the Android and web demos check the same raw outputs on the same images.
+
+    python -m export golden --model android_demo/app/src/main/assets/iqlite.tflite --out tests/golden/iqlite.json
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from iqlite.export.tflite_runner import TFLiteScorer
+from iqlite.training.core.atomic import write_json
+from iqlite.training.core.images import load_for_model, load_rgb
+
+__all__ = ["GOLDEN_IMAGES", "golden_record", "scene", "write_golden_images"]
+
+
+def scene(width: int = 640, height: int = 480) -> Image.Image:
+    """A sharp, colourful 'photo': smooth light falloff, a textured floor, an object with hard edges."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    u, v = x / width, y / height
+    sky = np.stack([0.35 + 0.4 * v, 0.55 + 0.3 * v, 0.9 - 0.2 * v], axis=-1)
+    floor = 0.5 + 0.25 * np.sin(2 * np.pi * (u * 23 + v * 5)) * np.sin(2 * np.pi * v * 31)
+    floor_rgb = np.stack([0.55 * floor + 0.2, 0.45 * floor + 0.15, 0.3 * floor + 0.1], axis=-1)
+    rgb = np.where((v > 0.6)[..., None], floor_rgb, sky)
+    light = 1.0 - 0.35 * ((u - 0.3) ** 2 + (v - 0.2) ** 2)
+    img = Image.fromarray(np.clip(rgb * light[..., None] * 255, 0, 255).round().astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    w, h = width, height
+    draw.ellipse([0.38 * w, 0.25 * h, 0.68 * w, 0.75 * h], fill=(200, 40, 50), outline=(20, 10, 10), width=4)
+    draw.rectangle([0.1 * w, 0.45 * h, 0.28 * w, 0.8 * h], fill=(240, 220, 60), outline=(30, 30, 30), width=3)
+    for i in range(12):  # fine lines: detail that blur destroys
+        x0 = int(0.75 * w + i * 0.018 * w)
+        draw.line([x0, 0.3 * h, x0 + 0.05 * w, 0.9 * h], fill=(15, 15, 15) if i % 2 else (250, 250, 250), width=2)
+    return img
+
+
+def _blurred(img: Image.Image) -> Image.Image:
+    return img.filter(ImageFilter.GaussianBlur(radius=img.width / 80))
+
+
+def _dark(img: Image.Image) -> Image.Image:
+    return Image.fromarray((np.asarray(img, dtype=np.float64) * 0.12).round().astype(np.uint8))
+
+
+def _overexposed(img: Image.Image) -> Image.Image:
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) * 2.6 + 40, 0, 255).round().astype(np.uint8))
+
+
+def _noisy(img: Image.Image) -> Image.Image:
+    """Strong pseudo-random noise from integer hashing of the pixel position (same on every machine)."""
+    h, w = img.height, img.width
+    y, x = np.mgrid[0:h, 0:w].astype(np.int64)
+    noise = ((x * 73856093) ^ (y * 19349663)) % 1009 / 1009.0 - 0.5
+    channels = np.stack([noise, np.roll(noise, 7, axis=1), np.roll(noise, 13, axis=0)], axis=-1)
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) + channels * 120, 0, 255).round().astype(np.uint8))
+
+
+def _low_contrast(img: Image.Image) -> Image.Image:
+    a = np.asarray(img, dtype=np.float64)
+    return Image.fromarray((128 + (a - 128) * 0.2).round().astype(np.uint8))
+
+
+#: name -> how it is drawn. Landscape, portrait and square sizes, none equal to a model input size.
+GOLDEN_IMAGES: dict[str, Callable[[], Image.Image]] = {
+    "sharp_landscape": lambda: scene(640, 480),
+    "sharp_portrait": lambda: scene(360, 540),
+    "blurred": lambda: _blurred(scene(640, 480)),
+    "dark": lambda: _dark(scene(640, 480)),
+    "overexposed": lambda: _overexposed(scene(640, 480)),
+    "noisy": lambda: _noisy(scene(500, 500)),
+    "low_contrast": lambda: _low_contrast(scene(640, 480)),
+}
+
+
+def write_golden_images(out_dir: str | os.PathLike) -> list[Path]:
+    """Draw every golden image into `out_dir` as `<name>.png`; returns the paths in `GOLDEN_IMAGES` order."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, draw in GOLDEN_IMAGES.items():
+        path = out / f"{name}.png"
+        draw().save(path, format="PNG")
+        paths.append(path)
+    return paths
+
+
+def golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) -> dict:
+    """Expected pixels, model inputs and int8 outputs of the golden images under `model_path`."""
+    scorer = TFLiteScorer(model_path)
+    record: dict = {"model": Path(model_path).name, "model_sha256": _sha256(Path(model_path).read_bytes()),
+                    "image_size": scorer.image_size, "output_scale": scorer.output_scale,
+                    "output_zero_point": scorer.output_zero_point, "images": {}}
+    for name in GOLDEN_IMAGES:
+        path = Path(images_dir) / f"{name}.png"
+        pixels = load_rgb(path)
+        model_input = load_for_model(path, scorer.image_size)
+        raw = scorer.raw_output(model_input)
+        record["images"][name] = {
+            "file": path.name, "width": pixels.shape[1], "height": pixels.shape[0],
+            "pixels_sha256": _sha256(pixels.tobytes()), "input_sha256": _sha256(model_input.tobytes()),
+            "raw_output": raw, "score": round(scorer.dequantize(raw), 4),
+        }
+    return record
+
+
+def write_golden_record(model_path: str | os.PathLike, out_json: str | os.PathLike,
+                        images_dir: str | os.PathLike) -> dict:
+    """Draw the images into `images_dir`, record the model's outputs, write the record atomically."""
+    write_golden_images(images_dir)
+    record = golden_record(model_path, images_dir)
+    write_json(out_json, record)
+    return record
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

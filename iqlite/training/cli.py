@@ -1,0 +1,289 @@
+"""`python -m training ...`: the command line of the training stage.
+
+    python -m training train                              # embedded default: sample photos, simulated votes
+    python -m training train --data ratings.csv --images photos/ --score-range 0 100 --out runs/mine
+    python -m training baseline --data ratings.csv --score-range 0 100 --out runs/mine_baseline
+    python -m training ratings votes.csv --score-range 1 5 --out scores.csv   # clean crowd votes first
+
+Errors a user can fix (bad table rows, unreadable images, missing weights, a run folder of another run) are
+`iqlite.training.core.errors.UserError`s: printed as one clear message, exit status 2. Anything else is a bug and keeps
+its traceback. TensorFlow's native start-up lines are filtered out unless `--verbose` is given.
+
+The `train` recipe options and the `ratings` thresholds are made from their config dataclasses' fields
+(`iqlite.training.core.cli_fields`), so each setting's help text sits beside its default and cannot drift from it;
+each subcommand names its handler (`iqlite.training.core.cli_help.add_command`) instead of an if-chain in `main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+from iqlite.training.core.cli_fields import add_field_options, apply_options
+from iqlite.training.core.cli_help import HelpFormatter, add_command, run_command
+from iqlite.training.core.errors import InputError
+from iqlite.training.core.images import DEFAULT_MAX_PIXELS
+from iqlite.training.ratings.hidden_tests import HiddenTestConfig
+from iqlite.training.ratings.rater_profiles import ProfileConfig
+from iqlite.training.regressor.config import TrainConfig
+
+DEFAULT_DEMO_OUT = Path("runs") / "demo"
+DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
+
+#: The TrainConfig fields `train` takes as options, in --help order (their help texts are in the dataclasses).
+RECIPE_OPTIONS = ("weights", "image_size", "model.cut_layer", "batch_size", "fine_tune_epochs", "fine_tune_lr",
+                  "fine_tune_from", "patience", "val_fraction", "seed")
+INTERRUPTED = "interrupted: run the same command again to resume from the last finished epoch"
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> None:
+    """The rating-table options every command that learns from ratings shares."""
+    data = parser.add_argument_group("data")
+    data.add_argument("--data", type=Path, help="rating table CSV (MOS table or long-format crowd votes)")
+    data.add_argument("--images", type=Path, help="folder the table's image paths are relative to "
+                      "(default: the table's folder)")
+    data.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                      help="declared range of the scores or votes, e.g. 0 100 for LIVE-C MOS, 0 1 for good/bad "
+                      "votes, 1 5 for Likert votes; mapped to 0–5 stars")
+    data.add_argument("--image-column", help="image path column (auto: image, path, file, filename, ...)")
+    data.add_argument("--score-column", help="score or vote column (auto: mos, score, rating, vote, ...)")
+    data.add_argument("--rater-column", help="rater column; its presence makes the table a crowd votes table")
+    data.add_argument("--group-column", help="column whose values must not be split across training and "
+                      "validation (e.g. the source photo of several edits)")
+    data.add_argument("--out", type=Path, help=f"output folder (default without --data: {default_out})")
+    data.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
+                      help="largest image accepted, in megapixels (bigger ones are skipped as possible "
+                      "decompression bombs)")
+
+
+def _recipe_default(path: str) -> str:
+    """The real defaults of both recipes for --help: the full one (with --data) and the demo one (without)."""
+    full, demo = (functools.reduce(getattr, path.split("."), c) for c in (TrainConfig(), TrainConfig.demo()))
+    shown = _shown(full)
+    return shown if demo == full else f"{shown} with --data, {_shown(demo)} without"
+
+
+def _shown(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of every subcommand; each one's handler is its `func` default (see `add_command`)."""
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train iqlite photo quality models.")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show TensorFlow's native start-up messages and library warnings")
+    sub = parser.add_subparsers(dest="command", required=True)
+    t = add_command(
+        sub, "train", cmd_train,
+        help="train a 0–5 quality regressor from photos and ratings (or the embedded sample set)",
+        description=(
+            "Train the MobileNetV2 quality regressor. Without --data it builds the embedded sample set "
+            "(scikit-image photos, graded camera distortions, simulated crowd votes) and trains a small demo "
+            "model on it. With --data it trains the full recipe on your ratings: a MOS table (image,score) or a "
+            "crowd votes table in long format (image,rater,vote). A run folder that was interrupted resumes "
+            "from its last finished epoch when the same command is run again."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    _add_data_arguments(t, DEFAULT_DEMO_OUT)
+
+    rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
+    add_field_options(rec, TrainConfig, RECIPE_OPTIONS, describe_default=_recipe_default)
+    rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
+    t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
+    b = add_command(
+        sub, "baseline", cmd_baseline,
+        help="train the explainable feature baseline: handcrafted features + gradient-boosted trees",
+        description=(
+            "Compute handcrafted features of every rated photo (exposure, clipping, sharpness, noise, colour, "
+            "JPEG blockiness, subject vs background, quadrants) and train LightGBM trees on them: a good/bad "
+            "classifier (good = score >= 2.5) and a 0–5 regressor. Uses the same tables, validation split and "
+            "0–5 scale as 'train'. Writes the models, metrics.json, importance.png and validation plots. "
+            "Without --data it uses the embedded sample set."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    _add_data_arguments(b, DEFAULT_BASELINE_OUT)
+    cnn = b.add_mutually_exclusive_group()
+    cnn.add_argument("--cnn-scores", type=Path, help="CSV of CNN scores (image or path, score; e.g. the output "
+                     "of 'python -m export score') to add as a feature; use scores of a model that did not "
+                     "train on these photos")
+    cnn.add_argument("--cnn-run", type=Path, help="training run folder whose model scores every photo for the "
+                     "CNN feature (same caveat: a model scoring its own training photos flatters itself)")
+    b.add_argument("--val-fraction", type=float, default=0.15, help="share of photos (or groups) held out")
+    b.add_argument("--seed", type=int, default=0, help="seed of the validation split and the trees")
+    b.add_argument("--workers", type=int, help="processes computing features (default: all cores)")
+    b.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
+    n = add_command(
+        sub, "nima", cmd_nima,
+        help="train the NIMA baseline beside the regressor head on the same frozen features, and compare",
+        description=(
+            "Train NIMA (a softmax over 10 rating bins, EMD loss; targets from vote histograms, or from MOS and its "
+            "std) and the iqlite regressor head on the same frozen backbone features and the same split, and "
+            "write both heads' accuracy and spread of predictions (metrics.json, spread.png). Shows the "
+            "narrow-range problem of NIMA-style models on your own data. Without --data: the embedded sample set."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    _add_data_arguments(n, Path("runs") / "demo_nima")
+    n.add_argument("--weights", help="backbone weights: imagenet, none, or a path to an .h5 file")
+    n.add_argument("--image-size", type=int, help="scoring resolution (square, pixels)")
+    n.add_argument("--smoke", action="store_true", help="tiny images and epochs (for checks)")
+    n.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
+
+    r = add_command(
+        sub, "ratings", cmd_ratings,
+        help="clean raw crowd votes into scores: hidden tests, rogue raters removed, biased ones corrected",
+        description=(
+            "Turn long-format crowd votes (image, rater, vote; optional gold and repeat columns for hidden tests, "
+            "task and time) into a clean scores CSV (image, score on 0–5, n_votes, score_std, ...) that "
+            "'train --data SCORES.csv --score-range 0 5' reads directly. Raters who fail hidden tests, random "
+            "voters and binary voters are removed; biased raters are corrected by their offset. Optional "
+            "pairwise choices (image_a, image_b, winner) refine the order among close photos. Writes a report "
+            "folder with the rater map, counts, disputed photos and before/after variance."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    r.add_argument("votes", type=Path, help="votes CSV, one row per vote")
+    r.add_argument("--score-range", type=float, nargs=2, metavar=("LOW", "HIGH"), required=True,
+                   help="the vote scale, e.g. 0 1 for good/bad, 1 5 for Likert")
+    r.add_argument("--out", type=Path, required=True, help="clean scores CSV to write")
+    r.add_argument("--report", type=Path, help="report folder (default: next to --out, named <out>_report)")
+    r.add_argument("--pairs", type=Path, help="pairwise choices CSV (image_a, image_b, winner[, rater])")
+    r.add_argument("--image-column")
+    r.add_argument("--rater-column")
+    r.add_argument("--vote-column")
+    th = r.add_argument_group("thresholds (defaults calibrated by benchmarks/crowd_cleaning.py)")
+    add_field_options(th, ProfileConfig)
+    add_field_options(th, HiddenTestConfig)
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The recipe of the chosen mode (--smoke, the demo without --data, else the full one) with the options given."""
+    if args.smoke:
+        config = TrainConfig.smoke()
+    elif args.data is None:
+        config = TrainConfig.demo()
+    else:
+        config = TrainConfig()
+    return apply_options(config, args, RECIPE_OPTIONS)
+
+
+def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, default_out: Path = DEFAULT_DEMO_OUT):
+    from iqlite.training.data.rating_tables import read_ratings
+    from iqlite.training.data.sample_data import IMAGES_DIR, build_sample_dataset
+
+    if args.data is None:
+        for flag in ("images", "score_range", "image_column", "score_column", "rater_column", "group_column"):
+            if getattr(args, flag) is not None:
+                parser.error(f"--{flag.replace('_', '-')} needs --data")
+        sample_dir = (args.out or default_out) / "sample_data"
+        print(f"no --data given: building the embedded sample set in {sample_dir}")
+        votes = build_sample_dataset(sample_dir)
+        table = read_ratings(votes, (0, 1), group_column="group")
+        return table, votes.parent / IMAGES_DIR, args.out or default_out
+    if args.score_range is None:
+        parser.error("--data needs --score-range LOW HIGH (the range the table's scores or votes are on)")
+    if args.out is None:
+        parser.error("--data needs --out RUN_DIR")
+    table = read_ratings(
+        args.data,
+        tuple(args.score_range),
+        image_column=args.image_column,
+        score_column=args.score_column,
+        rater_column=args.rater_column,
+        group_column=args.group_column,
+    )
+    images_dir = args.images or args.data.parent
+    if not images_dir.is_dir():
+        what = "--images folder" if args.images else "folder of the table (the default for --images)"
+        raise InputError(f"{images_dir}: the {what} does not exist" if not images_dir.exists()
+                         else f"{images_dir}: the {what} is not a folder")
+    return table, images_dir, args.out
+
+
+def _max_pixels(args: argparse.Namespace) -> int:
+    if not args.max_megapixels > 0:
+        raise InputError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
+    return int(args.max_megapixels * 1e6)
+
+
+def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.training.core import atomic
+    from iqlite.training.regressor.pipeline import train_from_table
+
+    config = _config_from_args(args)
+    max_pixels = _max_pixels(args)
+    atomic.check_writable(args.out or DEFAULT_DEMO_OUT, folder=True)
+    table, images_dir, out = _table_from_args(args, parser)
+    train_from_table(table, images_dir, out, config, resume=not args.restart, progress=not args.no_progress,
+                     max_pixels=max_pixels)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.training.baselines.gbdt.pipeline import cnn_scores_from_run, read_cnn_scores, train_baseline
+    from iqlite.training.baselines.gbdt.trees import GBDTConfig
+
+    table, images_dir, out = _table_from_args(args, parser, DEFAULT_BASELINE_OUT)
+    cnn_scores = None
+    if args.cnn_scores is not None:
+        cnn_scores = read_cnn_scores(args.cnn_scores)
+    elif args.cnn_run is not None:
+        cnn_scores = cnn_scores_from_run(args.cnn_run, [item.image for item in table.items], images_dir)
+    train_baseline(table, images_dir, out, val_fraction=args.val_fraction, seed=args.seed, cnn_scores=cnn_scores,
+                   config=GBDTConfig(seed=args.seed), workers=args.workers, progress=not args.no_progress)
+    return 0
+
+
+def cmd_nima(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.training.baselines.nima.pipeline import run_nima_baseline
+
+    config = TrainConfig.smoke() if args.smoke else (TrainConfig() if args.data else TrainConfig.demo())
+    config = replace(config, **{f: getattr(args, f) for f in ("weights", "image_size") if getattr(args, f)})
+    table, images_dir, out = _table_from_args(args, parser, Path("runs") / "demo_nima")
+    run_nima_baseline(table, images_dir, out, config, progress=not args.no_progress)
+    return 0
+
+
+def cmd_ratings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.training.ratings.pipeline import clean_votes_file
+
+    report = args.report or args.out.with_name(args.out.stem + "_report")
+    clean_votes_file(args.votes, tuple(args.score_range), args.out, report, pairs=args.pairs,
+                     profile_config=apply_options(ProfileConfig(), args),
+                     hidden_config=apply_options(HiddenTestConfig(), args), image_column=args.image_column,
+                     rater_column=args.rater_column, vote_column=args.vote_column)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries(args.verbose)
+    return run_command(args, parser, INTERRUPTED)
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    """Our own progress messages at INFO; libraries (TensorFlow's chatty data pipeline) only from WARNING, and
+    TensorFlow's native start-up lines and known-harmless warnings only with --verbose."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("training").setLevel(logging.INFO)
+    if not verbose:
+        from iqlite.training.core.native_logs import quiet_native_logs
+
+        quiet_native_logs()
+        logging.getLogger("tensorflow").addFilter(_known_harmless_tf_warning)
+
+
+def _known_harmless_tf_warning(record: logging.LogRecord) -> bool:
+    """Drop Keras' "`input_shape` is undefined" warning: the backbone is fully convolutional on purpose, so
+    the ImageNet weights (made at 224 px) serve any input size; every other record passes."""
+    return not str(record.msg).startswith("`input_shape` is undefined or non-square")

@@ -1,0 +1,340 @@
+"""Two-phase transfer learning with per-epoch checkpoints, resume, and best-model selection on validation SRCC.
+
+Phase 1 ("head") fits the new head on a frozen backbone; phase 2 ("fine_tune") unfreezes the top blocks at
+a low learning rate with BatchNormalization frozen (the keras-io transfer-learning recipe).
+
+A frozen backbone gives the same pooled features for a photo every time, so phase 1 computes them once (for
+each photo and its mirror image) and fits the linear head in closed form (`ridge_head`): seconds, and a
+converged head before fine-tuning starts. Phase 2 trains on random crops. After every
+epoch the validation SRCC is measured; the best weights so far are kept, and a phase stops early after
+`patience` epochs without improvement. Every epoch also writes a checkpoint (weights and optimizer state)
+and `state.json`, so a run killed at any point resumes from its last finished epoch with the same command.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize
+
+from iqlite.training.core import atomic, metrics
+from iqlite.training.core.errors import UserError
+from iqlite.training.data.dataset import ImageSet
+from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.evaluate import predict_scores
+from iqlite.training.regressor.keras_setup import keras, tf
+from iqlite.training.regressor.model import (
+    SCORE_MAX,
+    build_model,
+    freeze_backbone,
+    logit_model,
+    pooled_feature_model,
+    restore_checkpoint,
+    set_calibration,
+    set_linear_head,
+    unfreeze_top,
+)
+from iqlite.training.regressor.ridge_head import cross_validated_penalty, fit_ridge_head
+
+PHASES = ("head", "fine_tune")
+STATE_FILE = "state.json"
+BEST_DIR = "best"  # weights of the best epoch so far, as TF checkpoints (matched by object, not layer order)
+MODEL_FILE = "model.keras"
+
+
+class RunMismatchError(UserError, RuntimeError):
+    """The run folder holds a run with a different configuration; resuming it would mix two runs."""
+
+
+@dataclass
+class RunState:
+    """Where a run stands; written atomically after every epoch."""
+
+    fingerprint: str
+    phase: str = PHASES[0]  # the phase in progress, or "done"
+    epochs_done: int = 0  # finished epochs of the current phase
+    since_best: int = 0  # epochs of the current phase without a better validation SRCC
+    best_srcc: float = -math.inf
+    best_epoch: str = ""
+    best_checkpoint: str = ""  # prefix of the best epoch's weights checkpoint
+    checkpoint: str = ""  # checkpoint of the last finished epoch of the current phase
+    history: list[dict] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path: Path) -> RunState:
+        data = json.loads(path.read_text())
+        data["best_srcc"] = -math.inf if data.get("best_srcc") is None else data["best_srcc"]
+        return cls(**data)
+
+    def save(self, path: Path) -> None:
+        data = dict(self.__dict__)
+        data["best_srcc"] = None if math.isinf(self.best_srcc) else self.best_srcc
+        atomic.write_json(path, data)
+
+
+class CropFlipBatches(keras.utils.Sequence):
+    """Training batches of random crops and horizontal flips, reproducible from (seed, epoch, batch).
+
+    Only augmentations that keep perceived quality: a crop keeps the pixels at their own scale (no
+    resampling, which would blur) and most of the scene; a mirror image is as good as the original.
+    """
+
+    def __init__(self, data: ImageSet, batch_size: int, crop_fraction: float, seed: int):
+        super().__init__()
+        self.data = data
+        self.batch_size = batch_size
+        size = data.images.shape[1]
+        self.crop = max(32, int(round(size * crop_fraction)))
+        self.seed = seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
+        idx = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        size = self.data.images.shape[1]
+        batch = np.empty((len(idx), self.crop, self.crop, 3), np.float32)
+        for j, i in enumerate(idx):
+            top, left = rng.integers(0, size - self.crop + 1, size=2)
+            patch = self.data.images[i, top : top + self.crop, left : left + self.crop]
+            batch[j] = patch[:, ::-1] if rng.random() < 0.5 else patch
+        return batch, self.data.scores[idx].reshape(-1, 1)
+
+
+class EpochKeeper(keras.callbacks.Callback):
+    """After each epoch: validation SRCC, best weights, checkpoint, state file, and early stopping."""
+
+    def __init__(self, run: TrainingRun, batches: CropFlipBatches, manager: tf.train.CheckpointManager):
+        super().__init__()
+        self.run = run
+        self.batches = batches
+        self.manager = manager
+        self.started = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.batches.epoch = epoch
+        self.started = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        run, state = self.run, self.run.state
+        loss = float(logs.get("loss", math.nan)) if logs else math.nan
+        improved = run.record_epoch(self.model, "fine_tune", epoch + 1, loss, time.time() - self.started)
+        state.epochs_done = epoch + 1
+        state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
+        state.save(run.dir / STATE_FILE)
+        if not improved:
+            state.since_best += 1
+        if state.since_best >= run.config.patience:
+            run.log(f"  no better validation SRCC for {state.since_best} epochs: ending fine-tuning")
+            self.model.stop_training = True
+
+
+class TrainingRun:
+    """One training run in one folder: train, resume, calibrate, save."""
+
+    def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, run_dir: str | os.PathLike,
+                 *, resume: bool = True, verbose: int | None = None, log=print):
+        self.config = config
+        self.train = train
+        self.val = val
+        self.dir = Path(run_dir)
+        self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
+        self.log = log
+        self.dir.mkdir(parents=True, exist_ok=True)
+        state_path = self.dir / STATE_FILE
+        fingerprint = config.fingerprint()
+        if resume and state_path.exists():
+            self.state = RunState.load(state_path)
+            if self.state.fingerprint != fingerprint:
+                raise RunMismatchError(
+                    f"{self.dir} holds a run with a different configuration (fingerprint {self.state.fingerprint},"
+                    f" now {fingerprint}); use a new --out folder or --restart to start over"
+                )
+            self.log(f"resuming {self.dir}: phase {self.state.phase}, {self.state.epochs_done} epochs done")
+        else:
+            self.state = RunState(fingerprint)
+        atomic.write_json(self.dir / "config.json", config.to_dict())
+
+    def fit(self) -> keras.Model:
+        """Run (or finish) both phases and return the best, calibrated model, also saved as model.keras."""
+        cfg = self.config
+        if cfg.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(cfg.seed)
+        model = build_model(cfg.model, cfg.weights)
+        for phase in PHASES:
+            if self.state.phase == "done" or PHASES.index(self.state.phase) > PHASES.index(phase):
+                continue
+            if phase == "head":
+                self._fit_head(model)
+            else:
+                self._fine_tune(model)
+            self.state.phase = PHASES[PHASES.index(phase) + 1] if phase != PHASES[-1] else "done"
+            self.state.epochs_done, self.state.since_best, self.state.checkpoint = 0, 0, ""
+            self.state.save(self.dir / STATE_FILE)
+        self._restore_best(model)
+        calibration_set, where = self._calibration_photos()
+        slope, offset = fit_calibration(model, calibration_set, cfg.batch_size)
+        set_calibration(model, slope, offset)
+        self.log(f"best validation SRCC {self.state.best_srcc:.4f} at {self.state.best_epoch};"
+                 f" spread calibration on {where}: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
+        with atomic.atomic_path(self.dir / MODEL_FILE) as tmp:
+            model.save(str(tmp))
+        self._write_history()
+        return model
+
+    def _validation_is_small(self) -> bool:
+        return len(self.val) < self.config.min_validation_photos
+
+    def _calibration_photos(self) -> tuple[ImageSet, str]:
+        """The photos the spread calibration is fitted on, and how to name them in the log.
+
+        Validation photos normally: they are the ones the model did not learn from. A small or narrow
+        validation set cannot carry it: fitted on one scene of 29 photos, the calibration once pushed every
+        other scene to the top of the scale. Then training and validation photos are used together (two
+        parameters of a monotone map on in-sample scores, a small optimism against a wrecked spread).
+        """
+        val_std = float(np.std(self.val.scores)) if len(self.val) else 0.0
+        train_std = float(np.std(self.train.scores))
+        narrow = val_std < 0.5 * train_std
+        if not self._validation_is_small() and not narrow:
+            return self.val, f"{len(self.val)} validation photos"
+        why = (f"only {len(self.val)} validation photos (< {self.config.min_validation_photos})"
+               if self._validation_is_small() else
+               f"validation scores are narrow (std {val_std:.2f} vs {train_std:.2f} in training)")
+        both = concat_sets(self.train, self.val)
+        return both, f"all {len(both)} photos, because {why}"
+
+    def record_epoch(self, model: keras.Model, phase: str, epoch: int, loss: float, seconds: float) -> bool:
+        """Validation metrics into the history; keep the weights if this is the best SRCC so far."""
+        state = self.state
+        val = metrics.evaluate(predict_scores(model, self.val.images, self.config.batch_size), self.val.scores)
+        val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
+        improved = val_srcc > state.best_srcc
+        if improved:
+            previous = state.best_checkpoint
+            prefix = self.dir / BEST_DIR / f"{phase}-{epoch}"
+            state.best_checkpoint = tf.train.Checkpoint(model=model).write(str(prefix))
+            _remove_checkpoint(previous)
+            state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{phase}:{epoch}", 0
+        state.history.append({"phase": phase, "epoch": epoch, "loss": loss, "val_srcc": val["srcc"],
+                              "val_plcc": val["plcc"], "val_rmse": val["rmse"], "seconds": round(seconds, 1)})
+        self.log(f"  {phase} epoch {epoch}: loss {loss:.4f}, val SRCC {val['srcc']:.4f} PLCC {val['plcc']:.4f}"
+                 f" RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else ""))
+        return improved
+
+    def _fit_head(self, model: keras.Model) -> None:
+        """Phase 1: ridge head on pooled features of every training photo and its mirror image."""
+        cfg = self.config
+        started = time.time()
+        freeze_backbone(model)
+        self.log(f"phase head: ridge head on frozen-backbone features of {len(self.train)} training photos"
+                 f" (and their mirror images), penalty chosen on {len(self.val)} validation photos")
+        features = pooled_feature_model(model)
+        train_x = np.concatenate([predict_scores(features, self.train.images, cfg.batch_size, flat=False),
+                                  predict_scores(features, self.train.images[:, :, ::-1], cfg.batch_size, flat=False)])
+        train_y = np.concatenate([self.train.scores, self.train.scores])
+        val_x = predict_scores(features, self.val.images, cfg.batch_size, flat=False)
+        penalties = cfg.ridge_penalties
+        if self._validation_is_small():
+            penalties = self._cross_validated_penalties(train_x)
+        head = fit_ridge_head(train_x, train_y, val_x, self.val.scores, penalties)
+        set_linear_head(model, head.mean, head.variance, head.weights, head.bias)
+        train_mse = float(np.mean((head.scores(train_x) - train_y) ** 2))
+        self.log(f"  ridge penalty {head.penalty:g} (validation SRCC {head.val_srcc:.4f})")
+        self.record_epoch(model, "head", 1, train_mse, time.time() - started)
+
+    def _cross_validated_penalties(self, train_x: np.ndarray) -> tuple[float, ...]:
+        """The penalty chosen by grouped cross-validation on the training photos (rows: photos, then mirrors)."""
+        cfg, n = self.config, len(self.train)
+        try:
+            penalty, cv_srcc = cross_validated_penalty(train_x[:n], train_x[n:], self.train.scores, self.train.groups,
+                                                       cfg.ridge_penalties, seed=cfg.seed)
+        except ValueError as err:  # too few photos or groups even for that: keep the validation choice
+            self.log(f"  ridge penalty chosen on {len(self.val)} validation photos ({err})")
+            return cfg.ridge_penalties
+        self.log(f"  {len(self.val)} validation photos are too few to choose the ridge penalty: chosen by 5-fold"
+                 f" cross-validation on the {n} training photos (mean SRCC {cv_srcc:.4f})")
+        return (penalty,)
+
+    def _fine_tune(self, model: keras.Model) -> None:
+        """Phase 2: top blocks and head on random crops, low learning rate, BatchNorm frozen."""
+        cfg = self.config
+        if not self.state.checkpoint:
+            self._restore_best(model)  # fine-tune from the best head
+        unfrozen = unfreeze_top(model, cfg.fine_tune_from)
+        optimizer = keras.optimizers.Adam(learning_rate=cfg.fine_tune_lr)
+        model.compile(optimizer=optimizer, loss="mse")
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / "fine_tune"), max_to_keep=2)
+        initial_epoch = 0
+        if self.state.checkpoint:
+            restore_checkpoint(checkpoint, self.state.checkpoint)
+            initial_epoch = self.state.epochs_done
+        if initial_epoch >= cfg.fine_tune_epochs or self.state.since_best >= cfg.patience:
+            return
+        self.log(f"phase fine_tune: epochs {initial_epoch + 1}..{cfg.fine_tune_epochs}, {unfrozen} backbone layers"
+                 f" from {cfg.fine_tune_from} unfrozen (BatchNorm frozen), learning rate {cfg.fine_tune_lr:g}")
+        batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
+        model.fit(batches, epochs=cfg.fine_tune_epochs, initial_epoch=initial_epoch,
+                  callbacks=[EpochKeeper(self, batches, manager)], verbose=self.verbose, shuffle=False)
+
+    def _restore_best(self, model: keras.Model) -> None:
+        if self.state.best_checkpoint:
+            restore_checkpoint(tf.train.Checkpoint(model=model), self.state.best_checkpoint)
+
+    def _write_history(self) -> None:
+        keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
+        atomic.write_csv(self.dir / "history.csv", keys, [[h[k] for k in keys] for h in self.state.history])
+
+
+def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
+    """Two image sets as one (for fits that need every photo)."""
+    return ImageSet(images=np.concatenate([a.images, b.images]), scores=np.concatenate([a.scores, b.scores]),
+                    names=a.names + b.names, groups=a.groups + b.groups)
+
+
+def _remove_checkpoint(prefix: str) -> None:
+    """Delete the files of a superseded checkpoint (its .index and .data-* shards)."""
+    if prefix:
+        for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+            path.unlink(missing_ok=True)
+
+
+def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> tuple[float, float]:
+    """Least-squares fit of slope and offset so 5*sigmoid(slope*z + offset) matches the scores of `val`
+    (the validation photos, or every photo when those are too few: `TrainingRun._calibration_photos`).
+
+    Monotone (slope > 0), so it never changes the ranking (SRCC); it widens or shifts the band the scores
+    use, which light models tend to squeeze. Falls back to identity when validation data can't support it.
+    """
+    z = predict_scores(logit_model(model), val.images, batch_size)
+    return fit_spread_calibration(z, val.scores)
+
+
+def fit_spread_calibration(logits: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Slope and offset of 5*sigmoid(slope*z + offset) fitted to `scores` by least squares (see `fit_calibration`).
+
+    Shared by the model's calibration and by heads fitted outside a Keras model (the NIMA comparison), so
+    every "calibrated regressor" in the project is calibrated the same way.
+    """
+    z = np.asarray(logits, dtype=np.float64).reshape(-1)
+    y = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if len(y) < 3 or np.ptp(z) == 0 or np.ptp(y) == 0:
+        return 1.0, 0.0
+
+    def residual(params: np.ndarray) -> np.ndarray:
+        return SCORE_MAX / (1.0 + np.exp(-(params[0] * z + params[1]))) - y
+
+    fit = optimize.least_squares(residual, x0=[1.0, 0.0], bounds=([0.2, -10.0], [5.0, 10.0]))
+    return float(fit.x[0]), float(fit.x[1])
