@@ -34,9 +34,7 @@ from iqlite.export.run_export import (
     export_run,
     recorded_images_dir,
 )
-from iqlite.training.core.cli_help import HelpFormatter, add_command, run_command
-from iqlite.training.core.errors import InputError
-from iqlite.training.core.images import DEFAULT_MAX_PIXELS
+from iqlite.training.core.cli_help import HelpFormatter, add_command, add_max_megapixels, max_pixels_from, run_command
 
 __all__ = ["SHIPPED_MODEL", "build_parser", "main"]
 
@@ -119,9 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
     s.add_argument("--reasons", action="store_true",
                    help="add a 'reasons' column of flaw codes (thresholds: training/flaws/flaw_thresholds.json)")
-    s.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
-                   help="largest image scored, in megapixels (bigger ones get an error row as possible "
-                   "decompression bombs)")
+    add_max_megapixels(s, "largest image scored, in megapixels (bigger ones get an error row as possible "
+                          "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     i = add_command(
@@ -236,11 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from iqlite.export.score import score_to_csv, skipped_report_path
 
-    if not args.max_megapixels > 0:
-        raise InputError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
+    max_pixels = max_pixels_from(args)
     _, summary = score_to_csv(args.model, args.inputs, args.out, num_threads=args.threads,
                               progress=not args.no_progress and sys.stderr.isatty(), reasons=args.reasons,
-                              max_pixels=int(args.max_megapixels * 1e6))
+                              max_pixels=max_pixels)
     skipped = (f"; {summary.skipped} file(s) in the folders are not photos iqlite reads, listed with why in "
                f"{skipped_report_path(args.out)}" if summary.skipped else "")
     print(f"scored {summary.scored} photo(s) in {summary.seconds:.2f} s "

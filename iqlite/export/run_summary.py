@@ -25,10 +25,14 @@ def _read_json(path: Path) -> dict:
         raise InputNotFoundError(f"{path} not found: run training and export into that folder first") from err
 
 
-def _score_counts(path: Path) -> dict:
-    """Photos scored and failed, the share at >= 4.5 stars, and how many got a flaw reason."""
+def _read_scores(path: Path) -> list[dict]:
+    """The rows of a scores CSV (`export score`'s columns), read once for every line that uses them."""
     with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+        return list(csv.DictReader(fh))
+
+
+def _score_counts(rows: list[dict]) -> dict:
+    """Photos scored and failed, the share at >= 4.5 stars, and how many got a flaw reason."""
     scores = [float(r["score"]) for r in rows if r.get("score")]
     with_reasons = sum(1 for r in rows if r.get("reasons"))
     return {"rows": len(rows), "scored": len(scores), "failed": len(rows) - len(scores),
@@ -36,7 +40,7 @@ def _score_counts(path: Path) -> dict:
             "with_reasons": with_reasons, "has_reasons": bool(rows) and "reasons" in rows[0]}
 
 
-def _agreement_with_ratings(run: Path, scores_csv: Path) -> dict | None:
+def _agreement_with_ratings(run: Path, rows: list[dict]) -> dict | None:
     """SRCC of the scored photos against the run's own rating table, and the share of each at >= 4.5 stars.
 
     Only photos that the table rates and the CSV scored count (training ones included, so this is how the
@@ -56,11 +60,10 @@ def _agreement_with_ratings(run: Path, scores_csv: Path) -> dict | None:
     images_dir = Path(recorded.get("images_dir") or Path(recorded["table"]).parent)
     rated = {os.path.normpath(images_dir / item.image): item.score for item in table.items}
     pairs = []
-    with open(scores_csv, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            human = rated.get(os.path.normpath(os.path.abspath(row["path"])))
-            if human is not None and row.get("score"):
-                pairs.append((float(row["score"]), human))
+    for row in rows:
+        human = rated.get(os.path.normpath(os.path.abspath(row["path"])))
+        if human is not None and row.get("score"):
+            pairs.append((float(row["score"]), human))
     if len(pairs) < 3:
         return None
     predicted, human = zip(*pairs, strict=True)
@@ -100,13 +103,14 @@ def format_run_summary(run_dir: str | os.PathLike, model: str | os.PathLike | No
                      f"against the ratings (bar {parity['thresholds']['max_srcc_drop']}): {verdict}")
     scores = Path(scores) if scores else run / "scores.csv"
     if scores.is_file():
-        c = _score_counts(scores)
+        rows = _read_scores(scores)
+        c = _score_counts(rows)
         text = (f"  scores:    {display_path(scores)}: {c['scored']} photos scored, {c['failed']} failed; "
                 f"{c['top_share']:.0%} at 4.5 stars or more")
         if c["has_reasons"]:
             text += f"; {c['with_reasons']} with a flaw reason to fix"
         lines.append(text)
-        agreement = _agreement_with_ratings(run, scores)
+        agreement = _agreement_with_ratings(run, rows)
         if agreement:
             lines.append(f"  ranking:   on all {agreement['n']} rated photos (training ones included) the scores "
                          f"follow the ratings at SRCC {agreement['srcc']:.3f}; {agreement['model_top_share']:.0%} "

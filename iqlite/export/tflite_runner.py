@@ -36,6 +36,7 @@ class TFLiteScorer:
         if isinstance(model, bytes):
             path = Path("<in-memory model>")
             self._interpreter = Interpreter(model_content=model, num_threads=num_threads)
+            self._interpreter.allocate_tensors()
         else:
             path = check_tflite_file(model)
             try:
@@ -45,7 +46,6 @@ class TFLiteScorer:
                 raise describe_load_error(path, err) from err
         self.model_path = path
         self.num_threads = num_threads
-        self._interpreter.allocate_tensors()
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelFileError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")

@@ -23,9 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from iqlite.training.core.cli_fields import add_field_options, apply_options
-from iqlite.training.core.cli_help import HelpFormatter, add_command, run_command
+from iqlite.training.core.cli_help import HelpFormatter, add_command, add_max_megapixels, max_pixels_from, run_command
 from iqlite.training.core.errors import InputError
-from iqlite.training.core.images import DEFAULT_MAX_PIXELS
 from iqlite.training.ratings.hidden_tests import HiddenTestConfig
 from iqlite.training.ratings.rater_profiles import ProfileConfig
 from iqlite.training.regressor.config import TrainConfig
@@ -54,9 +53,8 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> N
     data.add_argument("--group-column", help="column whose values must not be split across training and "
                       "validation (e.g. the source photo of several edits)")
     data.add_argument("--out", type=Path, help=f"output folder (default without --data: {default_out})")
-    data.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP",
-                      help="largest image accepted, in megapixels (bigger ones are skipped as possible "
-                      "decompression bombs)")
+    add_max_megapixels(data, "largest image accepted, in megapixels (bigger ones are skipped as possible "
+                       "decompression bombs)")
 
 
 def _recipe_default(path: str) -> str:
@@ -209,18 +207,12 @@ def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, 
     return table, images_dir, args.out
 
 
-def _max_pixels(args: argparse.Namespace) -> int:
-    if not args.max_megapixels > 0:
-        raise InputError(f"--max-megapixels must be positive, got {args.max_megapixels:g}")
-    return int(args.max_megapixels * 1e6)
-
-
 def cmd_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from iqlite.training.core import atomic
     from iqlite.training.regressor.pipeline import train_from_table
 
     config = _config_from_args(args)
-    max_pixels = _max_pixels(args)
+    max_pixels = max_pixels_from(args)
     atomic.check_writable(args.out or DEFAULT_DEMO_OUT, folder=True)
     table, images_dir, out = _table_from_args(args, parser)
     train_from_table(table, images_dir, out, config, resume=not args.restart, progress=not args.no_progress,

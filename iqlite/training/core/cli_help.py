@@ -17,9 +17,10 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from iqlite.training.core.errors import UserError
+from iqlite.training.core.errors import InputError, UserError
+from iqlite.training.core.images import DEFAULT_MAX_PIXELS, MAX_MEGAPIXELS_OPTION
 
-__all__ = ["Command", "HelpFormatter", "add_command", "run_command"]
+__all__ = ["Command", "HelpFormatter", "add_command", "add_max_megapixels", "max_pixels_from", "run_command"]
 
 #: A subcommand's handler: the parsed arguments and the top-level parser (for `parser.error`) in, exit status out.
 Command = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
@@ -57,3 +58,15 @@ def run_command(args: argparse.Namespace, parser: argparse.ArgumentParser, inter
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)
         return 130
+
+
+def add_max_megapixels(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str) -> None:
+    """The one pixel-limit option (the name the decoder's refusal message tells the user to pass)."""
+    parser.add_argument(MAX_MEGAPIXELS_OPTION, type=float, default=DEFAULT_MAX_PIXELS / 1e6, metavar="MP", help=help)
+
+
+def max_pixels_from(args: argparse.Namespace) -> int:
+    """`--max-megapixels` as the pixel count the decoder takes; InputError unless it is positive."""
+    if not args.max_megapixels > 0:
+        raise InputError(f"{MAX_MEGAPIXELS_OPTION} must be positive, got {args.max_megapixels:g}")
+    return int(args.max_megapixels * 1e6)

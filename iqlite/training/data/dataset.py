@@ -50,6 +50,12 @@ class ImageSet:
             groups=[self.groups[i] for i in index],
         )
 
+    def concat(self, other: ImageSet) -> ImageSet:
+        """This set followed by `other` (for fits that need every photo, such as a guarded calibration)."""
+        return ImageSet(images=np.concatenate([self.images, other.images]),
+                        scores=np.concatenate([self.scores, other.scores]),
+                        names=self.names + other.names, groups=self.groups + other.groups)
+
 
 def resolve_image_path(images_dir: str | os.PathLike | None, name: str) -> Path:
     """A table's image entry as a path: absolute paths as they are, others relative to `images_dir`."""

@@ -10,6 +10,7 @@ folds 0 and 1), is deterministic, and takes seconds.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,22 +57,34 @@ def fit_ridge_head(
 
     Ties (within 1e-9) go to the larger penalty, the simpler model.
     """
+    best: RidgeHead | None = None
+    for head in _ridge_path(train_x, train_y, val_x, val_y, penalties):
+        srcc = head.val_srcc
+        if best is None or (not math.isnan(srcc) and (math.isnan(best.val_srcc) or srcc >= best.val_srcc - 1e-9)):
+            best = head
+    if best is None:
+        raise ValueError("no ridge penalties given")
+    return best
+
+
+def _ridge_path(
+    train_x: np.ndarray, train_y: np.ndarray, val_x: np.ndarray, val_y: np.ndarray, penalties: tuple[float, ...]
+) -> Iterator[RidgeHead]:
+    """One ridge head per penalty, smallest penalty first, each with its validation SRCC.
+
+    The standardisation and the Gram matrix depend only on the training features, so they are computed once
+    and every penalty costs one linear solve.
+    """
     x = np.asarray(train_x, np.float64)
     mean, variance = x.mean(0), x.var(0)
     z = _standardise(x, mean, variance)
     t = score_logits(train_y)
     gram, rhs = z.T @ z, z.T @ (t - t.mean())
     val = _standardise(np.asarray(val_x, np.float64), mean, variance)
-    best: RidgeHead | None = None
     for penalty in sorted(penalties):
         w = np.linalg.solve(gram + penalty * np.eye(len(gram)), rhs)
         srcc = metrics.srcc(val @ w, val_y) if len(val_y) > 1 else math.nan
-        better = best is None or (not math.isnan(srcc) and (math.isnan(best.val_srcc) or srcc >= best.val_srcc - 1e-9))
-        if better:
-            best = RidgeHead(mean, variance, w, float(t.mean()), float(penalty), srcc)
-    if best is None:
-        raise ValueError("no ridge penalties given")
-    return best
+        yield RidgeHead(mean, variance, w, float(t.mean()), float(penalty), srcc)
 
 
 def cross_validated_penalty(
@@ -104,11 +117,10 @@ def cross_validated_penalty(
         train, held = fold != f, fold == f
         if held.sum() < 3:
             continue
-        for penalty in penalties:
-            head = fit_ridge_head(np.concatenate([x[train], x_mirror[train]]), np.concatenate([y[train], y[train]]),
-                                  x[held], y[held], (penalty,))
+        for head in _ridge_path(np.concatenate([x[train], x_mirror[train]]), np.concatenate([y[train], y[train]]),
+                                x[held], y[held], penalties):
             if not math.isnan(head.val_srcc):
-                totals[penalty].append(head.val_srcc)
+                totals[head.penalty].append(head.val_srcc)
     scored = {p: float(np.mean(v)) for p, v in totals.items() if v}
     if not scored:
         raise ValueError("no fold of the training photos could rank ridge penalties (scores all equal?)")

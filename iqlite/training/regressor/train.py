@@ -212,7 +212,7 @@ class TrainingRun:
         why = (f"only {len(self.val)} validation photos (< {self.config.min_validation_photos})"
                if self._validation_is_small() else
                f"validation scores are narrow (std {val_std:.2f} vs {train_std:.2f} in training)")
-        both = concat_sets(self.train, self.val)
+        both = self.train.concat(self.val)
         return both, f"all {len(both)} photos, because {why}"
 
     def record_epoch(self, model: keras.Model, phase: str, epoch: int, loss: float, seconds: float) -> bool:
@@ -296,12 +296,6 @@ class TrainingRun:
     def _write_history(self) -> None:
         keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
         atomic.write_csv(self.dir / "history.csv", keys, [[h[k] for k in keys] for h in self.state.history])
-
-
-def concat_sets(a: ImageSet, b: ImageSet) -> ImageSet:
-    """Two image sets as one (for fits that need every photo)."""
-    return ImageSet(images=np.concatenate([a.images, b.images]), scores=np.concatenate([a.scores, b.scores]),
-                    names=a.names + b.names, groups=a.groups + b.groups)
 
 
 def _remove_checkpoint(prefix: str) -> None:
