@@ -27,7 +27,7 @@ import csv
 import json
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -118,14 +118,62 @@ def summarise_parity(per_fold: list[dict]) -> dict:
     }
 
 
-def _collect(result_file: Path, kind: str, fold: int, per_fold: list[dict], parity_per_fold: list[dict]) -> None:
-    """Append a fold's saved int8/QAT metrics and parity to the running lists, and say them."""
+def _collect(result_file: Path, kind: str, fold: int) -> tuple[dict, dict]:
+    """A fold's saved int8/QAT metrics and parity, said on the way."""
     saved = json.loads(result_file.read_text())
-    per_fold.append(saved[kind])
-    parity_per_fold.append(saved["parity"])
     p = saved["parity"]
     print(f"fold {fold}: {kind} SRCC {saved[kind]['srcc']:.4f}, float-vs-{kind} SRCC {p['srcc_float_vs_int8']:.4f},"
           f" max |diff| {p['max_abs_diff']:.3f}")
+    return saved[kind], p
+
+
+@dataclass
+class FoldResult:
+    """One fold's held-out metrics: float, int8 (post-training), QAT int8 if made, and parity numbers."""
+
+    float: dict
+    int8: dict
+    parity: dict
+    qat: dict | None = None
+    qat_parity: dict | None = None
+    predictions: list[tuple] = field(default_factory=list)
+
+
+def run_fold(config: TrainConfig, data: ImageSet, k: int, train_idx: np.ndarray, test_idx: np.ndarray,
+             fold_dir: Path, *, qat: bool = False) -> FoldResult:
+    """Train (or resume, or reuse) fold `k` in `fold_dir`, export it to int8, and score its held-out photos."""
+    result_file = fold_dir / "test_metrics.json"
+    train_all = data.subset(train_idx)
+    inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
+    if result_file.exists():
+        test_metrics = json.loads(result_file.read_text())
+        print(f"fold {k}: already trained, SRCC {test_metrics['srcc']:.4f}")
+    else:
+        print(f"fold {k}: {len(inner_train)} train / {len(inner_val)} val / {len(test_idx)} test photos")
+        t0 = time.time()
+        model = TrainingRun(config, train_all.subset(inner_train), train_all.subset(inner_val), fold_dir).fit()
+        test_metrics = evaluate_set(model, data.subset(test_idx), fold_dir / "test",
+                                    title=f"LIVE-C fold {k} (held out)")
+        test_metrics["fold"] = k
+        test_metrics["train_seconds"] = round(time.time() - t0, 1)
+        atomic.write_json(result_file, test_metrics)
+        print(f"fold {k}: test SRCC {test_metrics['srcc']:.4f} PLCC {test_metrics['plcc']:.4f}"
+              f" RMSE {test_metrics['rmse']:.3f} ({test_metrics['train_seconds']:.0f} s)")
+    train, test = train_all.subset(inner_train), data.subset(test_idx)
+    int8_file = fold_dir / "int8_metrics.json"
+    if not int8_file.exists():
+        int8, parity = int8_fold(fold_dir, train, test, config.image_size)
+        atomic.write_json(int8_file, {"int8": {**int8, "fold": k}, "parity": {**parity, "fold": k}})
+    int8, parity = _collect(int8_file, "int8", k)
+    result = FoldResult(test_metrics, int8, parity)
+    qat_file = fold_dir / "qat_metrics.json"
+    if qat and not qat_file.exists():
+        qat_metrics, parity = qat_fold(fold_dir, train, train_all.subset(inner_val), test)
+        atomic.write_json(qat_file, {"qat": {**qat_metrics, "fold": k}, "parity": {**parity, "fold": k}})
+    if qat_file.exists():
+        result.qat, result.qat_parity = _collect(qat_file, "qat", k)
+    result.predictions = held_out_predictions(fold_dir, test, k)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,37 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     for k, (train_idx, test_idx) in enumerate(fold_splits(len(data), args.folds, args.seed)):
         if args.only_fold is not None and k != args.only_fold:
             continue
-        fold_dir = work / f"fold_{k}"
-        result_file = fold_dir / "test_metrics.json"
-        train_all = data.subset(train_idx)
-        inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
-        if result_file.exists():
-            per_fold.append(json.loads(result_file.read_text()))
-            print(f"fold {k}: already trained, SRCC {per_fold[-1]['srcc']:.4f}")
-        else:
-            print(f"fold {k}: {len(inner_train)} train / {len(inner_val)} val / {len(test_idx)} test photos")
-            t0 = time.time()
-            model = TrainingRun(config, train_all.subset(inner_train), train_all.subset(inner_val), fold_dir).fit()
-            test = evaluate_set(model, data.subset(test_idx), fold_dir / "test", title=f"LIVE-C fold {k} (held out)")
-            test["fold"] = k
-            test["train_seconds"] = round(time.time() - t0, 1)
-            atomic.write_json(result_file, test)
-            per_fold.append(test)
-            print(f"fold {k}: test SRCC {test['srcc']:.4f} PLCC {test['plcc']:.4f} RMSE {test['rmse']:.3f}"
-                  f" ({test['train_seconds']:.0f} s)")
-        train, test = train_all.subset(inner_train), data.subset(test_idx)
-        int8_file = fold_dir / "int8_metrics.json"
-        if not int8_file.exists():
-            int8, parity = int8_fold(fold_dir, train, test, config.image_size)
-            atomic.write_json(int8_file, {"int8": {**int8, "fold": k}, "parity": {**parity, "fold": k}})
-        _collect(int8_file, "int8", k, int8_per_fold, parity_per_fold)
-        qat_file = fold_dir / "qat_metrics.json"
-        if args.qat and not qat_file.exists():
-            qat, parity = qat_fold(fold_dir, train, train_all.subset(inner_val), test)
-            atomic.write_json(qat_file, {"qat": {**qat, "fold": k}, "parity": {**parity, "fold": k}})
-        if qat_file.exists():
-            _collect(qat_file, "qat", k, qat_per_fold, qat_parity_per_fold)
-        predictions.extend(held_out_predictions(fold_dir, test, k))
+        fold = run_fold(config, data, k, train_idx, test_idx, work / f"fold_{k}", qat=args.qat)
+        per_fold.append(fold.float)
+        int8_per_fold.append(fold.int8)
+        parity_per_fold.append(fold.parity)
+        if fold.qat:
+            qat_per_fold.append(fold.qat)
+            qat_parity_per_fold.append(fold.qat_parity)
+        predictions.extend(fold.predictions)
 
     if args.smoke and args.out == DEFAULT_OUT:
         args.out = args.out.with_name("livec_cv_smoke.json")

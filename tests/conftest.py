@@ -58,3 +58,32 @@ def run_export_cli_without_tensorflow(args: list[str], cwd: Path) -> subprocess.
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=60)
+
+
+@pytest.fixture
+def small_sets(rated_folder):
+    """The rated folder at 64 px, split 75/25 into (train, validation) ImageSets."""
+    from iqlite.training.data.dataset import load_image_set, split_train_val
+    from iqlite.training.data.rating_tables import read_ratings
+
+    table, images = rated_folder
+    data, _ = load_image_set(read_ratings(table, (0, 100)), images, 64, progress=False)
+    tr, va = split_train_val(len(data), data.groups, 0.25, seed=0)
+    return data.subset(tr), data.subset(va)
+
+
+def train_interrupted_after_first_epoch(config, train, val, run_dir: Path, monkeypatch) -> None:
+    """Run training in `run_dir` and kill it (KeyboardInterrupt) right after fine-tuning epoch 1 is saved."""
+    from iqlite.training.regressor.train import EpochKeeper, TrainingRun
+
+    original = EpochKeeper.on_epoch_end
+
+    def crash_after_first_epoch(self, epoch, logs=None):
+        original(self, epoch, logs)  # checkpoint and state are written first, as in a real run
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(EpochKeeper, "on_epoch_end", crash_after_first_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        TrainingRun(config, train, val, run_dir, verbose=0).fit()
+    monkeypatch.setattr(EpochKeeper, "on_epoch_end", original)

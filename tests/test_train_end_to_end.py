@@ -9,12 +9,11 @@ import numpy as np
 import pytest
 
 from iqlite.training import cli
-from iqlite.training.data.dataset import load_image_set, split_train_val
-from iqlite.training.data.rating_tables import read_ratings
 from iqlite.training.regressor.config import TrainConfig
 from iqlite.training.regressor.evaluate import predict_scores
 from iqlite.training.regressor.model import load_model
-from iqlite.training.regressor.train import EpochKeeper, RunMismatchError, TrainingRun
+from iqlite.training.regressor.train import RunMismatchError, TrainingRun
+from tests.conftest import train_interrupted_after_first_epoch
 
 SMOKE_ARGS = ["--smoke", "--weights", "none", "--no-progress"]
 
@@ -62,14 +61,6 @@ def test_cli_errors_are_one_clear_message(rated_folder, tmp_path, capsys):
     assert "--score-range" in capsys.readouterr().err
 
 
-@pytest.fixture
-def small_sets(rated_folder):
-    table, images = rated_folder
-    data, _ = load_image_set(read_ratings(table, (0, 100)), images, 64, progress=False)
-    tr, va = split_train_val(len(data), data.groups, 0.25, seed=0)
-    return data.subset(tr), data.subset(va)
-
-
 def _config() -> TrainConfig:
     return TrainConfig.smoke(weights="none", fine_tune_epochs=3, patience=5)
 
@@ -80,22 +71,12 @@ def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monke
     config = _config()
     reference = TrainingRun(config, train, val, tmp_path / "ref", verbose=0).fit()
 
-    original = EpochKeeper.on_epoch_end
-
-    def crash_after_first_fine_tune_epoch(self, epoch, logs=None):
-        original(self, epoch, logs)  # checkpoint and state are written first, as in a real run
-        if epoch == 0:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(EpochKeeper, "on_epoch_end", crash_after_first_fine_tune_epoch)
     run_dir = tmp_path / "run"
-    with pytest.raises(KeyboardInterrupt):
-        TrainingRun(config, train, val, run_dir, verbose=0).fit()
+    train_interrupted_after_first_epoch(config, train, val, run_dir, monkeypatch)
     state = json.loads((run_dir / "state.json").read_text())
     assert state["phase"] == "fine_tune" and state["epochs_done"] == 1
     assert not (run_dir / "model.keras").exists()
 
-    monkeypatch.setattr(EpochKeeper, "on_epoch_end", original)
     logs: list[str] = []
     resumed = TrainingRun(config, train, val, run_dir, verbose=0, log=logs.append).fit()
     assert any("resuming" in line for line in logs)

@@ -34,6 +34,16 @@ class TrainConfig:
     fine_tune_lr: float = field(default=5e-5, metadata={"help": "phase 2 learning rate"})
     fine_tune_from: str = field(default="block_13_expand",
                                 metadata={"help": "first backbone layer unfrozen in phase 2"})
+    # Phase 2 optimisation (regressor/fine_tune_optim.py, regressor/losses.py); the defaults are the 0.76 recipe.
+    fine_tune_schedule: str = field(default="constant", metadata={
+        "help": "phase 2 learning-rate schedule: constant, or cosine (linear warm-up, then cosine decay to 0)"})
+    warmup_epochs: int = field(default=0, metadata={"help": "phase 2 warm-up epochs of the cosine schedule"})
+    lr_stage_decay: float = field(default=1.0, metadata={
+        "help": "learning-rate factor per backbone stage below the top one (1 = same rate everywhere)"})
+    fine_tune_bn: str = field(default="frozen", metadata={
+        "help": "BatchNorm in phase 2: frozen, or affine (scale and shift train, ImageNet statistics kept)"})
+    loss: str = field(default="mse", metadata={"help": "phase 2 loss: mse, mse+rank or plcc+rank"})
+    rank_weight: float = field(default=1.0, metadata={"help": "weight of the pairwise ranking term of the loss"})
     patience: int = field(default=6, metadata={"help": "epochs without better validation SRCC before a phase ends"})
     val_fraction: float = field(default=0.15, metadata={"help": "share of photos (or groups) held out for validation"})
     # Below this many validation photos their SRCC is too noisy to choose the ridge penalty or to fit the spread

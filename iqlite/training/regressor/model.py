@@ -46,7 +46,7 @@ class GlobalStdPooling2D(keras.layers.Layer):
         return tf.sqrt(tf.nn.relu(mean_sq - tf.square(mean)) + 1e-6)
 
 
-def _mobilenet(alpha: float, weights: str | None) -> keras.Model:
+def full_mobilenet(alpha: float, weights: str | None) -> keras.Model:
     """Keras MobileNetV2 without top, any input size, with the one clear message if weights are missing."""
     resolved = resolve_weights(weights, alpha)
     kwargs = dict(input_shape=(None, None, 3), alpha=alpha, include_top=False)
@@ -67,7 +67,7 @@ def _mobilenet(alpha: float, weights: str | None) -> keras.Model:
 
 def build_backbone(spec: ModelSpec, weights: str | None) -> keras.Model:
     """MobileNetV2 cut at `spec.cut_layer`, returning the feature maps of every tap (cut layer last)."""
-    full = _mobilenet(spec.alpha, weights)
+    full = full_mobilenet(spec.alpha, weights)
     names = [layer.name for layer in full.layers]
     for name in (*spec.taps, spec.cut_layer):
         if name not in names:
@@ -120,12 +120,13 @@ def freeze_backbone(model: keras.Model) -> None:
     model.get_layer(CALIBRATION_LAYER).trainable = False
 
 
-def unfreeze_top(model: keras.Model, from_layer: str) -> int:
+def unfreeze_top(model: keras.Model, from_layer: str, bn_affine: bool = False) -> int:
     """Phase 2: layers from `from_layer` to the cut become trainable, BatchNormalization stays frozen.
 
     BN statistics from ImageNet are better estimates than a few hundred photos would give, and small batches
     would make them noisy; the backbone is also called with training=False, so BN always uses its moving
-    statistics. Returns the number of layers unfrozen.
+    statistics. With `bn_affine` the BN layers' scale and shift train too (the statistics still do not).
+    Returns the number of layers unfrozen.
     """
     backbone = backbone_of(model)
     names = [layer.name for layer in backbone.layers]
@@ -135,7 +136,7 @@ def unfreeze_top(model: keras.Model, from_layer: str) -> int:
     start = names.index(from_layer)
     count = 0
     for i, layer in enumerate(backbone.layers):
-        train = i >= start and not isinstance(layer, keras.layers.BatchNormalization)
+        train = i >= start and (bn_affine or not isinstance(layer, keras.layers.BatchNormalization))
         layer.trainable = train
         count += int(train and bool(layer.weights))
     model.get_layer(CALIBRATION_LAYER).trainable = False

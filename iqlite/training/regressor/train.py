@@ -29,9 +29,12 @@ from iqlite.training.core.errors import UserError
 from iqlite.training.data.dataset import ImageSet
 from iqlite.training.regressor.config import TrainConfig
 from iqlite.training.regressor.evaluate import predict_scores
+from iqlite.training.regressor.fine_tune_optim import StagedModel, staged_optimizers, staged_variables
 from iqlite.training.regressor.keras_setup import keras, tf
+from iqlite.training.regressor.losses import make_loss
 from iqlite.training.regressor.model import (
     SCORE_MAX,
+    backbone_of,
     build_model,
     freeze_backbone,
     logit_model,
@@ -114,9 +117,11 @@ class CropFlipBatches(keras.utils.Sequence):
 class EpochKeeper(keras.callbacks.Callback):
     """After each epoch: validation SRCC, best weights, checkpoint, state file, and early stopping."""
 
-    def __init__(self, run: TrainingRun, batches: CropFlipBatches, manager: tf.train.CheckpointManager):
+    def __init__(self, run: TrainingRun, batches: CropFlipBatches, manager: tf.train.CheckpointManager,
+                 regressor: keras.Model):
         super().__init__()
         self.run = run
+        self.regressor = regressor  # the model whose weights are kept (fit may drive a wrapper sharing them)
         self.batches = batches
         self.manager = manager
         self.started = time.time()
@@ -128,7 +133,7 @@ class EpochKeeper(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         run, state = self.run, self.run.state
         loss = float(logs.get("loss", math.nan)) if logs else math.nan
-        improved = run.record_epoch(self.model, "fine_tune", epoch + 1, loss, time.time() - self.started)
+        improved = run.record_epoch(self.regressor, "fine_tune", epoch + 1, loss, time.time() - self.started)
         state.epochs_done = epoch + 1
         state.checkpoint = self.manager.save(checkpoint_number=epoch + 1)
         state.save(run.dir / STATE_FILE)
@@ -272,10 +277,18 @@ class TrainingRun:
         cfg = self.config
         if not self.state.checkpoint:
             self._restore_best(model)  # fine-tune from the best head
-        unfrozen = unfreeze_top(model, cfg.fine_tune_from)
-        optimizer = keras.optimizers.Adam(learning_rate=cfg.fine_tune_lr)
-        model.compile(optimizer=optimizer, loss="mse")
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        if cfg.fine_tune_bn not in ("frozen", "affine"):
+            raise ValueError(f"fine_tune_bn must be frozen or affine, not {cfg.fine_tune_bn!r}")
+        unfrozen = unfreeze_top(model, cfg.fine_tune_from, bn_affine=cfg.fine_tune_bn == "affine")
+        batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
+        groups = staged_variables(model, backbone_of(model))
+        steps = cfg.fine_tune_epochs * len(batches)
+        optimizers = staged_optimizers(cfg.fine_tune_schedule, cfg.fine_tune_lr, cfg.lr_stage_decay, steps,
+                                       cfg.warmup_epochs * len(batches), len(groups))
+        staged = StagedModel(model.inputs, model.outputs)
+        staged.set_stages(groups, optimizers)
+        staged.compile(optimizer=optimizers[0], loss=make_loss(cfg.loss, cfg.rank_weight))
+        checkpoint = tf.train.Checkpoint(model=model, optimizers=optimizers)
         manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / "fine_tune"), max_to_keep=2)
         initial_epoch = 0
         if self.state.checkpoint:
@@ -283,11 +296,12 @@ class TrainingRun:
             initial_epoch = self.state.epochs_done
         if initial_epoch >= cfg.fine_tune_epochs or self.state.since_best >= cfg.patience:
             return
+        stages = "" if cfg.lr_stage_decay == 1 else f", x{cfg.lr_stage_decay:g} per lower stage"
         self.log(f"phase fine_tune: epochs {initial_epoch + 1}..{cfg.fine_tune_epochs}, {unfrozen} backbone layers"
-                 f" from {cfg.fine_tune_from} unfrozen (BatchNorm frozen), learning rate {cfg.fine_tune_lr:g}")
-        batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
-        model.fit(batches, epochs=cfg.fine_tune_epochs, initial_epoch=initial_epoch,
-                  callbacks=[EpochKeeper(self, batches, manager)], verbose=self.verbose, shuffle=False)
+                 f" from {cfg.fine_tune_from} unfrozen (BatchNorm {cfg.fine_tune_bn}), {cfg.loss} loss, learning"
+                 f" rate {cfg.fine_tune_lr:g} {cfg.fine_tune_schedule}{stages}")
+        staged.fit(batches, epochs=cfg.fine_tune_epochs, initial_epoch=initial_epoch,
+                  callbacks=[EpochKeeper(self, batches, manager, model)], verbose=self.verbose, shuffle=False)
 
     def _restore_best(self, model: keras.Model) -> None:
         if self.state.best_checkpoint:

@@ -1,0 +1,245 @@
+"""Screening accuracy levers on LIVE-C: each a recipe change, measured on the same folds as `livec_cv`.
+
+    python -m benchmarks.livec_levers --lever full_ft_cosine --folds 0,1   # one lever, two folds (~20 min)
+    python -m benchmarks.livec_levers --probe-scales                       # frozen multi-scale screen (~3 min)
+    python -m benchmarks.livec_levers --table                              # rewrite the Markdown table only
+
+A lever is a named set of `TrainConfig` overrides (`LEVERS`). Screening runs a lever on a few folds (the
+issue's rule: screen cheaply, confirm the kept combination on all 5 with `benchmarks.livec_cv`). Every fold
+is trained, exported to int8 and scored exactly as `livec_cv` does (`benchmarks.livec_cv.run_fold`), in its
+own resumable folder under benchmarks/work/livec_levers/<lever>/.
+
+`--probe-scales` screens multi-scale pooling without training: the recipe's ridge head on the frozen
+backbone's pooled features at one scale and at several scales concatenated. A fine-tuned model can only
+gain from a second scale what its frozen features already carry, so this bounds lever 4 cheaply.
+
+Writes `benchmarks/results/livec_levers.json` (per lever: overrides, per-fold float/int8/parity, means,
+CPU minutes per fold) and `livec_levers.md` (the table docs/results.md shows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import (
+    CV_RESULTS,
+    LIVEC_DATA,
+    LIVEC_FOLD_SEED,
+    LIVEC_FOLDS,
+    RESULTS,
+    SHARED_DATA,
+    WORK,
+    command_line,
+    fold_splits,
+    load_results,
+    markdown_header,
+    markdown_row,
+    read_livec,
+    write_results,
+)
+from iqlite.training.core import metrics
+from iqlite.training.data.dataset import load_image_set, split_train_val
+from iqlite.training.regressor.config import TrainConfig
+
+OUT = RESULTS / "livec_levers.json"
+KODAK_DATA = SHARED_DATA / "kodak24"
+WORK_DIR = WORK / "livec_levers"
+
+#: Full fine-tune with a schedule (lever 1): everything from block 1 trains, warm-up then cosine decay,
+#: each lower resolution stage at half the rate of the one above, the best epoch kept by validation SRCC.
+FULL_FT = {"fine_tune_from": "block_1_expand", "fine_tune_epochs": 20, "fine_tune_schedule": "cosine",
+           "warmup_epochs": 1, "fine_tune_lr": 1e-4, "lr_stage_decay": 0.5, "patience": 20}
+
+#: Backbone weights after label-free ranking pre-training (lever 3), made by `--pretrain`.
+RANK_PRETRAINED = WORK_DIR / "rank_pretrained_mobilenetv2.h5"
+
+LEVERS: dict[str, dict] = {
+    "baseline": {},
+    "full_ft_cosine": FULL_FT,
+    "full_ft_cosine_rank": FULL_FT | {"loss": "mse+rank"},
+    "full_ft_cosine_plcc_rank": FULL_FT | {"loss": "plcc+rank"},
+    "full_ft_cosine_bn_affine": FULL_FT | {"fine_tune_bn": "affine"},
+    "full_ft_constant": {"fine_tune_from": "block_1_expand", "fine_tune_epochs": 30, "patience": 6},
+    "rank_pretrain": {"weights": str(RANK_PRETRAINED)},
+    "rank_pretrain_full_ft_cosine": FULL_FT | {"weights": str(RANK_PRETRAINED)},
+}
+
+DESCRIPTIONS = {
+    "baseline": "the 0.76 recipe: ridge head, then blocks 13-16 fine-tuned 12 epochs, Adam 5e-5 constant, MSE",
+    "full_ft_cosine": "lever 1: blocks 1-16 fine-tuned 20 epochs, warm-up 1 + cosine, lr 1e-4, x0.5 per lower stage",
+    "full_ft_cosine_rank": "lever 1 + 2: the same with MSE + pairwise ranking hinge",
+    "full_ft_cosine_plcc_rank": "lever 1 + 2: the same with 1-PLCC + pairwise ranking hinge (no MSE)",
+    "full_ft_cosine_bn_affine": "lever 1, BatchNorm scale/shift trained (statistics kept)",
+    "full_ft_constant": "lever 1 without a schedule: blocks 1-16, Adam 5e-5 constant, early stopping (patience 6)",
+    "rank_pretrain": "lever 3: the baseline recipe from a backbone rank-pre-trained on synthetic ladders",
+    "rank_pretrain_full_ft_cosine": "lever 3 + 1: full fine-tune with schedule from the rank-pre-trained backbone",
+}
+
+
+def pretrain(data_dir: Path, kodak_dir: Path) -> dict:
+    """Lever 3's label-free pre-training on every development photo and Kodak's (no MOS is read)."""
+    from iqlite.training.core.images import load_for_model
+    from iqlite.training.regressor.rank_pretrain import PretrainConfig, pretrain_backbone
+
+    size = TrainConfig().image_size
+    table = read_livec(data_dir / "labels.csv")
+    data, _ = load_image_set(table, data_dir, size)
+    kodak = [load_for_model(p, size) for p in sorted(kodak_dir.glob("*.png"))]
+    photos = np.concatenate([data.images, np.stack(kodak)]) if kodak else data.images
+    config = PretrainConfig()
+    summary = pretrain_backbone(photos, RANK_PRETRAINED, config)
+    return summary | {"config": config.__dict__, "sources": f"{len(data)} LIVE-C development photos (pixels only,"
+                      f" no MOS) + {len(kodak)} Kodak photos", "command": command_line("livec_levers", "--pretrain")}
+
+PROBE_SCALES = ((384,), (512,), (224,), (384, 512), (384, 224), (384, 512, 224))
+
+
+def run_lever(name: str, folds: list[int], data_dir: Path) -> dict:
+    """Train and score lever `name` on `folds`; returns its results entry."""
+    from benchmarks.livec_cv import run_fold
+
+    overrides = LEVERS[name]
+    config = replace(TrainConfig(), **overrides)
+    table = read_livec(data_dir / "labels.csv")
+    data, _ = load_image_set(table, data_dir, config.image_size)
+    per_fold, int8, parity = [], [], []
+    splits = list(fold_splits(len(data), LIVEC_FOLDS, LIVEC_FOLD_SEED))
+    for k in folds:
+        train_idx, test_idx = splits[k]
+        fold = run_fold(config, data, k, train_idx, test_idx, WORK_DIR / name / f"fold_{k}")
+        per_fold.append(fold.float)
+        int8.append(fold.int8)
+        parity.append(fold.parity)
+    return lever_entry(name, overrides, per_fold, int8, parity)
+
+
+def lever_entry(name: str, overrides: dict, per_fold: list[dict], int8: list[dict], parity: list[dict]) -> dict:
+    srcc = [f["srcc"] for f in per_fold]
+    return {
+        "description": DESCRIPTIONS.get(name, ""),
+        "overrides": overrides,
+        "folds": [f["fold"] for f in per_fold],
+        "float_srcc_per_fold": srcc,
+        "float_plcc_per_fold": [f["plcc"] for f in per_fold],
+        "int8_srcc_per_fold": [f["srcc"] for f in int8],
+        "parity_srcc_per_fold": [p["srcc_float_vs_int8"] for p in parity],
+        "srcc_mean": float(np.mean(srcc)),
+        "srcc_std": float(np.std(srcc)),
+        "plcc_mean": float(np.mean([f["plcc"] for f in per_fold])),
+        "cpu_minutes_per_fold": float(np.mean([f.get("train_seconds", np.nan) for f in per_fold]) / 60),
+        "command": command_line("livec_levers", "--lever", name, "--folds", ",".join(str(f["fold"]) for f in per_fold)),
+    }
+
+
+def baseline_from_cv(cv_results: dict) -> dict:
+    """The baseline row from a complete `livec_cv` run of the 0.76 recipe (all 5 folds, same split)."""
+    entry = lever_entry("baseline", {}, cv_results["float_per_fold"], cv_results["int8_per_fold"],
+                        cv_results["parity_per_fold"])
+    entry["command"] = cv_results.get("command", "") + "  (the recipe before this screen)"
+    return entry
+
+
+def probe_scales(data_dir: Path) -> dict:
+    """The recipe's ridge head on frozen pooled features at each scale combination, on all 5 folds."""
+    from iqlite.training.regressor.evaluate import predict_scores
+    from iqlite.training.regressor.model import build_model, pooled_feature_model
+    from iqlite.training.regressor.ridge_head import fit_ridge_head
+
+    cfg = TrainConfig()
+    table = read_livec(data_dir / "labels.csv")
+    features, seconds = {}, {}
+    scores = None
+    for size in sorted({s for combo in PROBE_SCALES for s in combo}):
+        data, _ = load_image_set(table, data_dir, size)
+        started = time.time()
+        extractor = pooled_feature_model(build_model(cfg.model, cfg.weights))
+        features[size] = (predict_scores(extractor, data.images, 16, flat=False),
+                          predict_scores(extractor, data.images[:, :, ::-1], 16, flat=False))
+        seconds[size] = (time.time() - started) / (2 * len(data))
+        scores = data.scores
+    rows = {}
+    splits = list(fold_splits(len(scores), LIVEC_FOLDS, LIVEC_FOLD_SEED))
+    for combo in PROBE_SCALES:
+        x = np.concatenate([features[s][0] for s in combo], axis=1)
+        mirror = np.concatenate([features[s][1] for s in combo], axis=1)
+        srcc = []
+        for train_idx, test_idx in splits:
+            inner_tr, inner_va = split_train_val(len(train_idx), [None] * len(train_idx), cfg.val_fraction, cfg.seed)
+            a, b = train_idx[inner_tr], train_idx[inner_va]
+            head = fit_ridge_head(np.concatenate([x[a], mirror[a]]), np.concatenate([scores[a], scores[a]]), x[b],
+                                  scores[b], cfg.ridge_penalties)
+            srcc.append(metrics.srcc(head.logits(x[test_idx]), scores[test_idx]))
+        key = "+".join(str(s) for s in combo)
+        rows[key] = {"scales": list(combo), "srcc_per_fold": srcc, "srcc_mean": float(np.mean(srcc)),
+                     "srcc_std": float(np.std(srcc)),
+                     "feature_ms_per_photo": round(1000 * sum(seconds[s] for s in combo), 1)}
+        print(f"frozen features at {key} px: SRCC {np.mean(srcc):.4f} ± {np.std(srcc):.4f}")
+    return {"rows": rows, "command": command_line("livec_levers", "--probe-scales"),
+            "note": "ridge head on frozen ImageNet features (no fine-tuning), all 5 folds; feature time per photo"
+                    " on 2 CPU cores in Keras (batch 16), not the int8 latency"}
+
+
+def table_markdown(results: dict) -> str:
+    lines = markdown_header(["lever", "folds", "float SRCC", "per fold", "PLCC", "int8 SRCC", "parity min",
+                              "CPU min / fold", "baseline on these folds", "kept"])
+    base = results.get("levers", {}).get("baseline", {})
+    base_by_fold = dict(zip(base.get("folds", []), base.get("float_srcc_per_fold", []), strict=True))
+    for name, lever in results.get("levers", {}).items():
+        same = [base_by_fold[f] for f in lever["folds"] if f in base_by_fold]
+        lines.append(markdown_row([
+            f"`{name}`: {lever['description']}", ",".join(map(str, lever["folds"])),
+            f"{lever['srcc_mean']:.3f} ± {lever['srcc_std']:.3f}",
+            " / ".join(f"{s:.3f}" for s in lever["float_srcc_per_fold"]), f"{lever['plcc_mean']:.3f}",
+            f"{np.mean(lever['int8_srcc_per_fold']):.3f}", f"{min(lever['parity_srcc_per_fold']):.3f}",
+            f"{lever['cpu_minutes_per_fold']:.1f}", f"{np.mean(same):.3f}" if same else "",
+            results.get("kept", {}).get(name, "")]))
+    probe = results.get("probe_scales", {}).get("rows", {})
+    if probe:
+        lines += ["", *markdown_header(["frozen features at (px)", "SRCC (5 folds)", "per fold",
+                                        "feature time / photo (ms, Keras, 2 cores)"])]
+        for key, row in probe.items():
+            lines.append(markdown_row([key, f"{row['srcc_mean']:.3f} ± {row['srcc_std']:.3f}",
+                                       " / ".join(f"{s:.3f}" for s in row["srcc_per_fold"]),
+                                       f"{row['feature_ms_per_photo']:.1f}"]))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=LIVEC_DATA)
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--lever", choices=sorted(LEVERS), action="append", default=[])
+    parser.add_argument("--folds", default="0,1", help="comma-separated fold numbers to screen on")
+    parser.add_argument("--probe-scales", action="store_true", help="frozen-feature multi-scale screen")
+    parser.add_argument("--pretrain", action="store_true", help="lever 3's ranking pre-training (~8 min)")
+    parser.add_argument("--table", action="store_true", help="only rewrite the Markdown table")
+    parser.add_argument("--baseline-from-cv", action="store_true",
+                        help="take the baseline row from benchmarks/results/livec_cv.json (a complete run of it)")
+    args = parser.parse_args(argv)
+    results = load_results(args.out)
+    results.setdefault("levers", {})
+    results["dataset_note"] = ("LIVE-C development part, the folds of benchmarks.livec_cv; screens use a subset"
+                               " of folds, so compare a lever with the baseline on the same folds")
+    if args.baseline_from_cv:
+        results["levers"]["baseline"] = baseline_from_cv(load_results(CV_RESULTS))
+    folds = [int(f) for f in args.folds.split(",") if f.strip()]
+    if args.pretrain or (any("rank_pretrain" in name for name in args.lever) and not RANK_PRETRAINED.exists()):
+        results["rank_pretraining"] = pretrain(args.data, KODAK_DATA)
+        write_results(args.out, results, table_markdown(results))
+    for name in args.lever:
+        results["levers"][name] = run_lever(name, folds, args.data)
+        write_results(args.out, results, table_markdown(results))
+    if args.probe_scales:
+        results["probe_scales"] = probe_scales(args.data)
+    write_results(args.out, results, table_markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
