@@ -83,7 +83,7 @@ def test_train_recipe_and_ratings_thresholds_come_from_the_dataclasses() -> None
         for option in field_options(type(config)):
             assert ratings[option.dest].default == getattr(config, option.dest)
     text = _help(subs["train"])
-    assert "(default: 384 with --data, 320 without)" in text and "(default: 5e-05)" in text
+    assert "(default: 384 with --data, 320 without)" in text and "(default: 0.0001 with --data, 5e-05 without)" in text
     assert "(default: block_16_project_BN, before Conv_1, so the int8 model fits in 450 KB)" in text
 
 

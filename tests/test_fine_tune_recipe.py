@@ -144,3 +144,51 @@ def test_rank_pretraining_learns_the_ladder_order_and_saves_loadable_weights(tmp
     restored = build_model(ModelSpec(), str(out))
     config = replace(TrainConfig.smoke(), weights=str(out))
     assert config.weights == str(out) and backbone_of(restored).get_layer("block_3_expand").weights
+
+
+def test_a_recipe_with_an_unknown_phase_2_setting_is_refused_before_training():
+    from iqlite.training.core.errors import InputError
+
+    for bad in ({"loss": "hinge"}, {"fine_tune_schedule": "step"}, {"fine_tune_bn": "train"},
+                {"lr_stage_decay": 2.0}):
+        with pytest.raises(InputError, match=next(iter(bad)).replace("_", "-")):
+            TrainConfig(**bad)
+
+
+@pytest.mark.slow
+def test_select_last_keeps_the_final_epoch_whatever_validation_says(small_sets, tmp_path):
+    train, val = small_sets
+    config = TrainConfig.smoke(weights="none", fine_tune_epochs=3, patience=1, select_epoch="last")
+    logs: list[str] = []
+    run = TrainingRun(config, train, val, tmp_path / "run", verbose=0, log=logs.append)
+    run.fit()
+    # patience 1 would stop a "best" run after one epoch without a better SRCC; "last" runs every epoch
+    assert run.state.best_epoch == "fine_tune:3"
+    assert [h["epoch"] for h in run.state.history if h["phase"] == "fine_tune"] == [1, 2, 3]
+    assert any("kept epoch fine_tune:3 (the last one)" in line for line in logs)
+
+
+@pytest.mark.slow
+def test_rank_pretrain_cli_writes_weights_that_train_accepts(rated_folder, tmp_path, capsys):
+    from iqlite.training import cli
+
+    table, images = rated_folder
+    (images / "notes.txt").write_text("not a photo")
+    out = tmp_path / "ranked.h5"
+    code = cli.main(["rank-pretrain", "--images", str(images), "--out", str(out), "--steps", "3",
+                     "--image-size", "64", "--weights", "none", "--no-progress"])
+    assert code == 0 and out.is_file()
+    printed = capsys.readouterr().out
+    assert "skipped" in printed and "notes.txt" in printed and "12 photos" in printed
+    code = cli.main(["train", "--data", str(table), "--images", str(images), "--score-range", "0", "100",
+                     "--out", str(tmp_path / "run"), "--smoke", "--weights", str(out), "--no-progress"])
+    assert code == 0
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["weights"] == str(out)
+
+
+def test_rank_pretrain_cli_refuses_a_weights_name_train_cannot_read(tmp_path, capsys):
+    from iqlite.training import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["rank-pretrain", "--images", str(tmp_path), "--out", str(tmp_path / "w.keras")])
+    assert ".h5" in capsys.readouterr().err

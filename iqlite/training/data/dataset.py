@@ -137,8 +137,8 @@ def split_train_val(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/validation split that keeps images of one group (e.g. one source photo) together.
 
-    Without a group column every image is its own group. Validation gets at least one group and training
-    keeps at least one.
+    Without a group column every image is its own group. Validation gets at least two groups where there
+    are four or more (agreement metrics need two scores), else one; training keeps at least one.
     """
     if not 0.0 < val_fraction < 1.0:
         raise InputError(f"val_fraction must be between 0 and 1, got {val_fraction}")
@@ -148,7 +148,8 @@ def split_train_val(
         raise InputError("need at least two images (or groups) to make a train/validation split")
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(unique))
-    n_val = min(max(1, round(len(unique) * val_fraction)), len(unique) - 1)
+    least = 2 if len(unique) >= 4 else 1
+    n_val = min(max(least, round(len(unique) * val_fraction)), len(unique) - 1)
     val_groups = {unique[i] for i in order[:n_val]}
     is_val = np.array([k in val_groups for k in keys])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from iqlite.training.regressor.config import SCHEDULES
 from iqlite.training.regressor.keras_setup import keras, tf
 
-SCHEDULES = ("constant", "cosine")
 #: First layer of each MobileNetV2 resolution stage, top stage first (the layers before the last start
 #: belong to the lowest stage, which also holds the stem).
 STAGE_STARTS = ("block_13_expand", "block_6_expand", "block_3_expand")

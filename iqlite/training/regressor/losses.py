@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from iqlite.training.regressor.config import LOSSES
 from iqlite.training.regressor.keras_setup import tf
 
-LOSSES = ("mse", "mse+rank", "plcc+rank")
 RANK_MARGIN = 0.1  # stars: a correct order must also be a clear one
 RANK_MIN_GAP = 0.1  # stars: pairs closer than this in human score are ties and say nothing about order
 

@@ -114,6 +114,36 @@ def pretrain_backbone(photos: np.ndarray, out: Path, config: PretrainConfig = Pr
             "pair_accuracy_before": before, "pair_accuracy_after": after, "photos": int(len(photos))}
 
 
+def load_photo_folders(folders: list[Path], size: int, progress: bool = True,
+                       log=print) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Every readable image under `folders` at `size` x `size` (sorted, so runs repeat), and (path, reason)
+    for every file left out: nothing is dropped without a line saying why."""
+    from tqdm import tqdm
+
+    from iqlite.training.core.errors import InputError, display_path
+    from iqlite.training.core.images import ImageLoadError, load_for_model, scan_images
+
+    paths, skipped = [], []
+    for folder in folders:
+        scan = scan_images(folder)
+        paths.extend(scan.images)
+        skipped.extend((display_path(s.path), s.reason) for s in scan.skipped)
+    photos = []
+    for path in tqdm(paths, desc=f"loading photos at {size}px", unit="img", disable=not progress):
+        try:
+            photos.append(load_for_model(path, size))
+        except ImageLoadError as err:
+            skipped.append((display_path(path), err.reason))
+    if len(photos) < 4:
+        raise InputError(f"rank pre-training needs at least 4 readable photos; found {len(photos)} in "
+                         + ", ".join(display_path(f) for f in folders))
+    for path, reason in skipped[:5]:
+        log(f"  skipped {path}: {reason}")
+    if len(skipped) > 5:
+        log(f"  ... and {len(skipped) - 5} more skipped")
+    return np.stack(photos), skipped
+
+
 def pair_accuracy(logits: keras.Model, batches: LadderPairs) -> float:
     """Share of within-photo pairs whose less distorted version gets the higher logit."""
     right = total = 0

@@ -191,7 +191,8 @@ class TrainingRun:
         calibration_set, where = self._calibration_photos()
         slope, offset = fit_calibration(model, calibration_set, cfg.batch_size)
         set_calibration(model, slope, offset)
-        self.log(f"best validation SRCC {self.state.best_srcc:.4f} at {self.state.best_epoch};"
+        why = "the last one" if cfg.select_epoch == "last" else "best validation SRCC"
+        self.log(f"kept epoch {self.state.best_epoch} ({why}): validation SRCC {self.state.best_srcc:.4f};"
                  f" spread calibration on {where}: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
         with atomic.atomic_path(self.dir / MODEL_FILE) as tmp:
             model.save(str(tmp))
@@ -221,11 +222,14 @@ class TrainingRun:
         return both, f"all {len(both)} photos, because {why}"
 
     def record_epoch(self, model: keras.Model, phase: str, epoch: int, loss: float, seconds: float) -> bool:
-        """Validation metrics into the history; keep the weights if this is the best SRCC so far."""
+        """Validation metrics into the history; keep the weights if this is the best SRCC so far (or, with
+        `select_epoch="last"`, always: the epoch count is then the recipe's, chosen by cross-validation, and
+        the validation photos only report). Returns whether the weights were kept."""
         state = self.state
         val = metrics.evaluate(predict_scores(model, self.val.images, self.config.batch_size), self.val.scores)
         val_srcc = -1.0 if math.isnan(val["srcc"]) else val["srcc"]
-        improved = val_srcc > state.best_srcc
+        last = self.config.select_epoch == "last"
+        improved = last or val_srcc > state.best_srcc
         if improved:
             previous = state.best_checkpoint
             prefix = self.dir / BEST_DIR / f"{phase}-{epoch}"
@@ -235,7 +239,7 @@ class TrainingRun:
         state.history.append({"phase": phase, "epoch": epoch, "loss": loss, "val_srcc": val["srcc"],
                               "val_plcc": val["plcc"], "val_rmse": val["rmse"], "seconds": round(seconds, 1)})
         self.log(f"  {phase} epoch {epoch}: loss {loss:.4f}, val SRCC {val['srcc']:.4f} PLCC {val['plcc']:.4f}"
-                 f" RMSE {val['rmse']:.3f}" + (" (best so far)" if improved else ""))
+                 f" RMSE {val['rmse']:.3f}" + ("" if not improved else " (kept)" if last else " (best so far)"))
         return improved
 
     def _fit_head(self, model: keras.Model) -> None:
@@ -277,8 +281,6 @@ class TrainingRun:
         cfg = self.config
         if not self.state.checkpoint:
             self._restore_best(model)  # fine-tune from the best head
-        if cfg.fine_tune_bn not in ("frozen", "affine"):
-            raise ValueError(f"fine_tune_bn must be frozen or affine, not {cfg.fine_tune_bn!r}")
         unfrozen = unfreeze_top(model, cfg.fine_tune_from, bn_affine=cfg.fine_tune_bn == "affine")
         batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
         groups = staged_variables(model, backbone_of(model))
