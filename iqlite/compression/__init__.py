@@ -1,0 +1,1 @@
+"""Compression: codecs, and (later) ladders and the smallest-file optimizer; TensorFlow-free."""
