@@ -139,12 +139,18 @@ class FoldResult:
     predictions: list[tuple] = field(default_factory=list)
 
 
+def inner_split(groups: list, train_idx: np.ndarray, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The recipe's training/validation split inside a fold's training photos (positions in `train_idx`), the
+    one `TrainingRun` gets; every benchmark that mimics a fold's run splits with this."""
+    return split_train_val(len(train_idx), [groups[i] for i in train_idx], config.val_fraction, config.seed)
+
+
 def run_fold(config: TrainConfig, data: ImageSet, k: int, train_idx: np.ndarray, test_idx: np.ndarray,
              fold_dir: Path, *, qat: bool = False) -> FoldResult:
     """Train (or resume, or reuse) fold `k` in `fold_dir`, export it to int8, and score its held-out photos."""
     result_file = fold_dir / "test_metrics.json"
     train_all = data.subset(train_idx)
-    inner_train, inner_val = split_train_val(len(train_all), train_all.groups, config.val_fraction, config.seed)
+    inner_train, inner_val = inner_split(data.groups, train_idx, config)
     if result_file.exists():
         test_metrics = json.loads(result_file.read_text())
         print(f"fold {k}: already trained, SRCC {test_metrics['srcc']:.4f}")

@@ -23,7 +23,7 @@ import argparse
 import csv
 import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,7 @@ from benchmarks.common import (
     write_results,
 )
 from iqlite.training.core import atomic, metrics
-from iqlite.training.data.dataset import load_image_set, split_train_val
+from iqlite.training.data.dataset import load_image_set
 from iqlite.training.regressor.config import TrainConfig
 
 OUT = RESULTS / "livec_levers.json"
@@ -103,7 +103,7 @@ def pretrain(data_dir: Path, kodak_dir: Path) -> dict:
     photos = np.concatenate([data.images, np.stack(kodak)]) if kodak else data.images
     config = PretrainConfig()
     summary = pretrain_backbone(photos, RANK_PRETRAINED, config)
-    return summary | {"config": config.__dict__, "sources": f"{len(data)} LIVE-C development photos (pixels only,"
+    return summary | {"config": asdict(config), "sources": f"{len(data)} LIVE-C development photos (pixels only,"
                       f" no MOS) + {len(kodak)} Kodak photos", "command": command_line("livec_levers", "--pretrain")}
 
 #: What became of each lever (the table's last column); the reasons are in docs/results.md#accuracy-levers.
@@ -178,6 +178,7 @@ def row_from_cv(name: str, cv_results: dict, data_dir: Path) -> dict:
 
 def probe_scales(data_dir: Path) -> dict:
     """The recipe's ridge head on frozen pooled features at each scale combination, on all 5 folds."""
+    from benchmarks.livec_cv import inner_split
     from iqlite.training.regressor.evaluate import predict_scores
     from iqlite.training.regressor.model import build_model, pooled_feature_model
     from iqlite.training.regressor.ridge_head import fit_ridge_head
@@ -185,7 +186,7 @@ def probe_scales(data_dir: Path) -> dict:
     cfg = TrainConfig()
     table = read_livec(data_dir / "labels.csv")
     features, seconds = {}, {}
-    scores = None
+    scores = groups = None
     for size in sorted({s for combo in PROBE_SCALES for s in combo}):
         data, _ = load_image_set(table, data_dir, size)
         started = time.time()
@@ -193,7 +194,7 @@ def probe_scales(data_dir: Path) -> dict:
         features[size] = (predict_scores(extractor, data.images, 16, flat=False),
                           predict_scores(extractor, data.images[:, :, ::-1], 16, flat=False))
         seconds[size] = (time.time() - started) / (2 * len(data))
-        scores = data.scores
+        scores, groups = data.scores, data.groups
     rows = {}
     splits = list(fold_splits(len(scores), LIVEC_FOLDS, LIVEC_FOLD_SEED))
     for combo in PROBE_SCALES:
@@ -201,7 +202,7 @@ def probe_scales(data_dir: Path) -> dict:
         mirror = np.concatenate([features[s][1] for s in combo], axis=1)
         srcc = []
         for train_idx, test_idx in splits:
-            inner_tr, inner_va = split_train_val(len(train_idx), [None] * len(train_idx), cfg.val_fraction, cfg.seed)
+            inner_tr, inner_va = inner_split(groups, train_idx, cfg)
             a, b = train_idx[inner_tr], train_idx[inner_va]
             head = fit_ridge_head(np.concatenate([x[a], mirror[a]]), np.concatenate([scores[a], scores[a]]), x[b],
                                   scores[b], cfg.ridge_penalties)
@@ -253,6 +254,7 @@ def last_epoch_check(name: str, folds: list[int], data_dir: Path) -> dict:
     picked by validation SRCC? If so, a fixed epoch count can replace the validation photos' job of picking
     the epoch. Also how far training photos' scores spread compared with validation photos' (what a
     spread calibration fitted without held-out photos would see)."""
+    from benchmarks.livec_cv import inner_split
     from iqlite.training.regressor.evaluate import predict_scores
     from iqlite.training.regressor.keras_setup import tf
     from iqlite.training.regressor.model import build_model, load_model, logit_model, restore_checkpoint
@@ -265,8 +267,7 @@ def last_epoch_check(name: str, folds: list[int], data_dir: Path) -> dict:
     for k in folds:
         fold_dir = WORK_DIR / name / f"fold_{k}"
         train_idx, test_idx = splits[k]
-        inner_tr, inner_va = split_train_val(len(train_idx), [None] * len(train_idx), config.val_fraction,
-                                             config.seed)
+        inner_tr, inner_va = inner_split(data.groups, train_idx, config)
         best = load_model(fold_dir / "model.keras")
         last = build_model(config.model, config.weights)
         restore_checkpoint(tf.train.Checkpoint(model=last),

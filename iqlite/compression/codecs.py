@@ -32,6 +32,9 @@ FORMATS = ("jpeg", "webp", "avif", "jxl")
 _EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif", "jxl": "jxl"}
 _PIL_NAMES = {"jpeg": "JPEG", "webp": "WEBP", "avif": "AVIF", "jxl": "JXL"}
 _QUALITY_RANGE = {"jpeg": (1, 100), "webp": (0, 100), "avif": (0, 100), "jxl": (0, 100)}
+_EFFORT_RANGE = {"webp": (0, 6), "avif": (0, 10), "jxl": (1, 9)}
+_DEFAULT_EFFORT = {"webp": 6, "avif": 6, "jxl": 7}
+_EFFORT_LETTER = {"webp": "m", "avif": "s", "jxl": "e"}
 
 
 class CodecError(UserError, ValueError):
@@ -57,11 +60,15 @@ class Setting:
             raise CodecError(f"{self.format} quality must be {low}-{high}, not {self.quality}")
         if self.subsampling not in ("4:2:0", "4:4:4"):
             raise CodecError(f"subsampling must be 4:2:0 or 4:4:4, not {self.subsampling!r}")
-        limits = {"webp": (0, 6), "avif": (0, 10), "jxl": (1, 9)}
-        if self.effort is not None and self.format in limits:
-            low, high = limits[self.format]
+        if self.effort is not None and self.format in _EFFORT_RANGE:
+            low, high = _EFFORT_RANGE[self.format]
             if not low <= self.effort <= high:
                 raise CodecError(f"{self.format} effort must be {low}-{high}, not {self.effort}")
+
+    @property
+    def effort_used(self) -> int | None:
+        """The effort the encoder gets: the given one, else the format's default (None for JPEG)."""
+        return self.effort if self.effort is not None else _DEFAULT_EFFORT.get(self.format)
 
     def with_quality(self, quality: int) -> Setting:
         return replace(self, quality=int(quality))
@@ -70,12 +77,7 @@ class Setting:
         """A short stable name for tables: `jpeg q85 444 prog`, `webp q80 m6`, `avif q60 s6`, `jxl q80 e7`."""
         if self.format == "jpeg":
             return f"jpeg q{self.quality} {self.subsampling.replace(':', '')}{' prog' if self.progressive else ''}"
-        effort = self.effort if self.effort is not None else _DEFAULT_EFFORT[self.format]
-        return f"{self.format} q{self.quality} {_EFFORT_LETTER[self.format]}{effort}"
-
-
-_EFFORT_LETTER = {"webp": "m", "avif": "s", "jxl": "e"}
-_DEFAULT_EFFORT = {"webp": 6, "avif": 6, "jxl": 7}
+        return f"{self.format} q{self.quality} {_EFFORT_LETTER[self.format]}{self.effort_used}"
 
 
 def available_formats() -> tuple[str, ...]:
@@ -110,7 +112,7 @@ def encode(photo: np.ndarray | Image.Image, setting: Setting, *, icc_profile: by
         raise CodecError(f"{setting.format} is not available here (install pillow-jxl-plugin for JPEG XL)")
     image = _as_image(photo)
     options: dict = {"quality": int(setting.quality)}
-    effort = setting.effort if setting.effort is not None else _DEFAULT_EFFORT.get(setting.format)
+    effort = setting.effort_used
     if setting.format == "jpeg":
         options.update(subsampling=setting.subsampling, progressive=setting.progressive, optimize=True)
     elif setting.format == "webp":

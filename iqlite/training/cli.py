@@ -27,7 +27,7 @@ from iqlite.training.core.cli_help import HelpFormatter, add_command, add_max_me
 from iqlite.training.core.errors import InputError
 from iqlite.training.ratings.hidden_tests import HiddenTestConfig
 from iqlite.training.ratings.rater_profiles import ProfileConfig
-from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.config import TrainConfig, crop_side
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
 DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
@@ -142,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Degrade every photo in the folders along graded ladders (blur, motion blur, noise, exposure, "
             "contrast, JPEG) and train the backbone to rank the versions of each photo, with no ratings needed. "
-            "Writes MobileNetV2 weights (.h5) for 'train --weights'. On LIVE-C this raised the cross-validated "
-            "SRCC (docs/results.md#accuracy-levers)."
+            "Writes MobileNetV2 weights (.h5) for 'train --weights'. On LIVE-C it helped one screened fold and "
+            "hurt the other, and widened int8 errors, so the shipped recipe does not use it "
+            "(docs/results.md#accuracy-levers)."
         ),
         formatter_class=HelpFormatter,
     )
@@ -273,9 +274,9 @@ def cmd_rank_pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser)
     if args.steps < 1:
         parser.error("--steps must be at least 1")
     photos, _ = load_photo_folders(args.images, args.image_size, progress=not args.no_progress)
-    crop = max(32, round(args.image_size * TrainConfig().crop_fraction))
+    crop = crop_side(args.image_size, TrainConfig().crop_fraction)
     summary = pretrain_backbone(photos, args.out, PretrainConfig(steps=args.steps, crop=crop, seed=args.seed),
-                                weights=None if args.weights == "none" else args.weights)
+                                weights=args.weights)
     print(f"wrote {args.out} ({summary['photos']} photos): use it with 'train --weights {args.out}'")
     return 0
 

@@ -23,6 +23,11 @@ LOSSES = ("mse", "mse+rank", "plcc+rank")
 EPOCH_SELECTION = ("best", "last")
 
 
+def crop_side(size: int, crop_fraction: float) -> int:
+    """Side of the random training crops of a `size` px square photo (at least 32 px)."""
+    return max(32, int(round(size * crop_fraction)))
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Every knob of a training run; saved as config.json in the run folder and checked on resume.

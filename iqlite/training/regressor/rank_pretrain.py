@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -90,7 +90,7 @@ def ladder_rank_loss(y_true: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
 
 
 def pretrain_backbone(photos: np.ndarray, out: Path, config: PretrainConfig = PretrainConfig(),
-                      spec: ModelSpec = ModelSpec(), weights: str = "imagenet", log=print) -> dict:
+                      spec: ModelSpec = ModelSpec(), weights: str | None = "imagenet", log=print) -> dict:
     """Rank-pre-train the backbone on `photos` (uint8 N x S x S x 3) and save it as a MobileNetV2 .h5 at `out`.
 
     Returns a summary (steps, seconds, final loss, share of held-back pairs ordered correctly before/after).
@@ -102,7 +102,7 @@ def pretrain_backbone(photos: np.ndarray, out: Path, config: PretrainConfig = Pr
     optimizer = keras.optimizers.Adam(
         learning_rate=learning_rate("cosine", config.lr, config.steps, config.warmup_steps))
     logits.compile(optimizer=optimizer, loss=ladder_rank_loss)
-    check = LadderPairs(photos, PretrainConfig(**{**config.__dict__, "steps": 20, "seed": config.seed + 1}))
+    check = LadderPairs(photos, replace(config, steps=20, seed=config.seed + 1))  # held-back batches
     before = pair_accuracy(logits, check)
     started = time.time()
     history = logits.fit(LadderPairs(photos, config), epochs=1, verbose=2, shuffle=False)

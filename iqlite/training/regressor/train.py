@@ -27,7 +27,7 @@ from scipy import optimize
 from iqlite.training.core import atomic, metrics
 from iqlite.training.core.errors import UserError
 from iqlite.training.data.dataset import ImageSet
-from iqlite.training.regressor.config import TrainConfig
+from iqlite.training.regressor.config import TrainConfig, crop_side
 from iqlite.training.regressor.evaluate import predict_scores
 from iqlite.training.regressor.fine_tune_optim import StagedModel, staged_optimizers, staged_variables
 from iqlite.training.regressor.keras_setup import keras, tf
@@ -94,7 +94,7 @@ class CropFlipBatches(keras.utils.Sequence):
         self.data = data
         self.batch_size = batch_size
         size = data.images.shape[1]
-        self.crop = max(32, int(round(size * crop_fraction)))
+        self.crop = crop_side(size, crop_fraction)
         self.seed = seed
         self.epoch = 0
 
@@ -277,7 +277,8 @@ class TrainingRun:
         return (penalty,)
 
     def _fine_tune(self, model: keras.Model) -> None:
-        """Phase 2: top blocks and head on random crops, low learning rate, BatchNorm frozen."""
+        """Phase 2: the backbone from `fine_tune_from` up and the head on random crops, one Adam per stage on
+        the recipe's schedule (`fine_tune_optim`), with the recipe's loss and BatchNorm mode."""
         cfg = self.config
         if not self.state.checkpoint:
             self._restore_best(model)  # fine-tune from the best head
