@@ -12,8 +12,9 @@ Formats (all through Pillow, so the same decoder measures every one):
 - JPEG XL: quality 0-100, effort 1-9, through `pillow-jxl-plugin` (libjxl bindings); present when the plugin
   imports, see `available_formats()`.
 
-Encoding never carries metadata (EXIF, XMP): the ladders measure pixels only, and `optimize` decides about
-metadata itself. An ICC profile can be passed through with `icc_profile=`.
+Encoding carries no metadata unless asked: the ladders measure pixels only, and `optimize` decides about
+metadata itself (an ICC profile with `icc_profile=`, an EXIF block with `exif=`). RGBA photos keep their
+alpha in the formats that have one (`ALPHA_FORMATS`); JPEG refuses them rather than flattening silently.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from PIL import Image
 
 from iqlite.training.core.errors import InputError, UserError
 
-__all__ = ["FORMATS", "CodecError", "Setting", "available_formats", "decode", "encode", "file_extension"]
+__all__ = ["ALPHA_FORMATS", "FORMATS", "CodecError", "Setting", "available_formats", "decode", "encode",
+           "file_extension", "pillow_default_jpeg"]
 
 FORMATS = ("jpeg", "webp", "avif", "jxl")
 _EXTENSIONS = {"jpeg": "jpg", "webp": "webp", "avif": "avif", "jxl": "jxl"}
@@ -97,20 +99,30 @@ def file_extension(fmt: str) -> str:
     return _EXTENSIONS[fmt]
 
 
-def _as_image(photo: np.ndarray | Image.Image) -> Image.Image:
+ALPHA_FORMATS = ("webp", "avif", "jxl")  # JPEG has no alpha channel
+
+
+def _as_image(photo: np.ndarray | Image.Image, fmt: str) -> Image.Image:
+    """RGB, or RGBA for a format that carries alpha; a JPEG of an RGBA photo is refused, not flattened."""
     if isinstance(photo, Image.Image):
-        return photo.convert("RGB") if photo.mode != "RGB" else photo
+        photo = np.asarray(photo.convert("RGBA" if photo.mode in ("RGBA", "LA", "PA") else "RGB"))
     arr = np.asarray(photo)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
-        raise InputError(f"a photo to encode must be uint8 height x width x 3 RGB, got {arr.dtype} {arr.shape}")
-    return Image.fromarray(arr, "RGB")
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        raise InputError(f"a photo to encode must be uint8 height x width x 3 (RGB) or 4 (RGBA), got {arr.dtype} "
+                         f"{arr.shape}")
+    if arr.shape[2] == 4 and fmt not in ALPHA_FORMATS:
+        raise CodecError(f"{fmt} cannot store transparency; flatten the photo first or choose "
+                         f"{', '.join(ALPHA_FORMATS)}")
+    return Image.fromarray(arr, "RGBA" if arr.shape[2] == 4 else "RGB")
 
 
-def encode(photo: np.ndarray | Image.Image, setting: Setting, *, icc_profile: bytes | None = None) -> bytes:
-    """The encoded file's bytes for `photo` (uint8 RGB array or PIL image) at `setting`."""
+def encode(photo: np.ndarray | Image.Image, setting: Setting, *, icc_profile: bytes | None = None,
+           exif: bytes | None = None) -> bytes:
+    """The encoded file's bytes for `photo` (uint8 RGB or RGBA array, or PIL image) at `setting`, with the
+    ICC profile and EXIF block given (none by default)."""
     if setting.format not in available_formats():
         raise CodecError(f"{setting.format} is not available here (install pillow-jxl-plugin for JPEG XL)")
-    image = _as_image(photo)
+    image = _as_image(photo, setting.format)
     options: dict = {"quality": int(setting.quality)}
     effort = setting.effort_used
     if setting.format == "jpeg":
@@ -123,17 +135,28 @@ def encode(photo: np.ndarray | Image.Image, setting: Setting, *, icc_profile: by
         options.update(effort=effort)
     if icc_profile:
         options["icc_profile"] = icc_profile
+    if exif:
+        options["exif"] = exif
     out = io.BytesIO()
     image.save(out, format=_PIL_NAMES[setting.format], **options)
     return out.getvalue()
 
 
-def decode(data: bytes) -> np.ndarray:
-    """Bytes of any format above back to uint8 RGB pixels (for measuring, so no orientation or colour
-    management: the encoder wrote none)."""
+def decode(data: bytes, *, alpha: bool = False) -> np.ndarray:
+    """Bytes of any format above back to uint8 pixels for measuring: RGB, or RGBA with `alpha=True` (opaque
+    files then get an alpha of 255). No orientation or colour management: pixels as stored."""
     _jxl_plugin()  # lets Pillow open JPEG XL where the plugin is installed
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(image.convert("RGB"))
+            return np.asarray(image.convert("RGBA" if alpha else "RGB"))
     except Exception as err:  # Pillow raises many types for broken data
         raise CodecError(f"cannot decode {len(data)} bytes: {err}") from err
+
+
+def pillow_default_jpeg(photo: np.ndarray | Image.Image, quality: int = 85) -> bytes:
+    """What `Image.save(..., "JPEG", quality=q)` writes with Pillow's defaults (4:2:0, baseline, standard
+    Huffman tables): the everyday baseline `export optimize` reports its savings against."""
+    image = _as_image(photo, "jpeg")
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=int(quality))
+    return out.getvalue()

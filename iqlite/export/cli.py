@@ -3,14 +3,15 @@
     python -m export tflite --model runs/mine --images photos/ --out model.tflite     # int8, <= 450 KB
     python -m export score --model model.tflite --out scores.csv photos/ extra.jpg
     python -m export score --reasons --out scores.csv photos/                          # + flaw reason codes
+    python -m export optimize photos/ --out small/ --target high   # smallest JPEG/WebP/AVIF meeting SSIMULACRA 2 80
     python -m export info model.tflite [--json]
     python -m export golden --model model.tflite --out tests/golden/iqlite.json
     python -m export web --model model.tflite --out build/web    # the browser demo (web_demo/)
     python -m export serve build/web --port 8000
     python -m export bench --adb --benchmark-binary android_aarch64_benchmark_model --out phone_bench.json
 
-`score`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports it only
-once the arguments are parsed, so `--help` is instant too. Errors a user can fix
+`score`, `optimize`, `info` and `bench` never import TensorFlow (they start in well under a second); `tflite` imports
+it only once the arguments are parsed, so `--help` is instant too. Errors a user can fix
 (`iqlite.training.core.errors.UserError`)
 print one message and exit 2; anything else is a bug and shows its traceback. Native start-up lines of
 TensorFlow and LiteRT are filtered out unless `--verbose` is given.
@@ -120,6 +121,69 @@ def build_parser() -> argparse.ArgumentParser:
     add_max_megapixels(s, "largest image scored, in megapixels (bigger ones get an error row as possible "
                           "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    from iqlite.compression.codecs import FORMATS
+    from iqlite.export.optimize import (
+        BASELINE_QUALITY,
+        CSV_NAME,
+        DEFAULT_FORMATS,
+        DEFAULT_MAX_ENCODES,
+        DEFAULT_TARGET,
+        SEARCHES,
+        STATE_NAME,
+    )
+
+    o = add_command(
+        sub, "optimize", cmd_optimize,
+        help="write each photo as the smallest JPEG, WebP or AVIF file that still meets a SSIMULACRA 2 target",
+        description=(
+            "For each photo (files, and folders searched recursively), find the smallest file among the allowed "
+            "formats whose SSIMULACRA 2 score against the photo is at least the target, and write it to "
+            "DIR/<name>.<ext> (photos from a folder keep their sub-folders under DIR). SSIMULACRA 2 is a metric "
+            "fitted to human ratings of compressed images; iqlite uses it as a stand-in for a person's judgement, "
+            "not as one: 90 means visually lossless (no visible difference side by side), 80 high quality (flaws "
+            "only when looking closely), 70 medium (visible on inspection, fine at a glance). "
+            "An output is never larger than its input: when no smaller file meets the target (or none meets it "
+            "within the budget), the input's bytes are copied unchanged and the note column says why. "
+            "Pixels are stored upright (EXIF orientation applied), so outputs carry no orientation tag; the ICC "
+            "colour profile is kept and all other metadata dropped unless --keep-metadata. A photo with "
+            "transparency is written only in a format that stores it (webp, avif, jxl) unless --flatten. "
+            f"Writes DIR/{CSV_NAME} (path, output, format, setting, bytes, source_bytes, baseline_bytes = Pillow's "
+            f"default JPEG q{BASELINE_QUALITY} of the same pixels, ssimulacra2, encodes, seconds, target, note, "
+            "error). Unreadable files get an error row and the rest goes on. Resumable: run the same command "
+            f"again and photos whose source, options and output are unchanged are reused from DIR/{STATE_NAME}. "
+            "Exits 0 if at least one photo was written (errors are counted in the summary and the error column), "
+            "1 if none was, 2 for a usage error."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    o.add_argument("inputs", nargs="+", metavar="FILES_OR_DIRS", help="photos and folders of photos")
+    o.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder (created if missing)")
+    o.add_argument("--target", default=f"{DEFAULT_TARGET:g}", metavar="SCORE",
+                   help="lowest SSIMULACRA 2 score allowed: a number 0-100, or visually-lossless (90), high (80), "
+                   "medium (70)")
+    o.add_argument("--formats", nargs="+", choices=FORMATS, metavar="FORMAT",
+                   help=f"formats allowed, from {' '.join(FORMATS)} (default: {' '.join(DEFAULT_FORMATS)}; jxl is "
+                   "opt-in, as few browsers show JPEG XL yet)")
+    o.add_argument("--search", choices=SEARCHES, default="predict",
+                   help="predict: start at the setting predictor's guess and correct it within --max-encodes; "
+                   "bisect: bisect each format's quality to the end (about 8 encodes per format and chroma mode, "
+                   "--max-encodes ignored): slower, the reference")
+    o.add_argument("--max-encodes", type=_positive_int, default=DEFAULT_MAX_ENCODES, metavar="N",
+                   help="encodes (each decoded and measured) per photo for --search predict")
+    o.add_argument("--predictor", type=Path, metavar="FILE",
+                   help="setting predictor (from 'python -m training compression-predictor'); default: the shipped "
+                   "one")
+    o.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="parallel processes over photos (default: one per core)")
+    o.add_argument("--keep-metadata", action="store_true",
+                   help="keep the EXIF block (camera, date, GPS...; orientation set to 1) as well as the ICC profile")
+    o.add_argument("--flatten", nargs="?", const="white", metavar="COLOR",
+                   help="put transparent photos on COLOR (default white; a name, #rrggbb or rgb(r,g,b)), so every "
+                   "format can be used")
+    add_max_megapixels(o, "largest photo accepted, in megapixels (bigger ones get an error row as possible "
+                          "decompression bombs)")
+    o.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     i = add_command(
         sub, "info", cmd_info,
@@ -245,6 +309,25 @@ def cmd_score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
           + f"; wrote {args.out}{skipped}")
     if summary.scored == 0:
         print("error: no photo could be scored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_optimize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.compression.ladder_run import default_workers
+    from iqlite.export.optimize import DEFAULT_FORMATS, OptimizeOptions, optimize_photos, parse_colour, parse_target
+
+    options = OptimizeOptions(
+        target=parse_target(args.target), formats=tuple(args.formats or DEFAULT_FORMATS), search=args.search,
+        max_encodes=args.max_encodes, keep_metadata=args.keep_metadata,
+        flatten=parse_colour(args.flatten) if args.flatten is not None else None, predictor=args.predictor,
+        max_pixels=max_pixels_from(args))
+    workers = args.workers if args.workers is not None else default_workers()
+    _, summary = optimize_photos(args.inputs, args.out, options, workers=workers,
+                                 progress=not args.no_progress and sys.stderr.isatty())
+    print(summary.text(args.out))
+    if summary.optimized + summary.kept_input == 0:
+        print("error: no photo could be optimized", file=sys.stderr)
         return 1
     return 0
 

@@ -181,6 +181,49 @@ def build_parser() -> argparse.ArgumentParser:
     th = r.add_argument_group("thresholds (defaults calibrated by benchmarks/crowd_cleaning.py)")
     add_field_options(th, ProfileConfig)
     add_field_options(th, HiddenTestConfig)
+
+    cl = add_command(
+        sub, "compression-ladders", cmd_compression_ladders,
+        help="encode every photo with every format at many settings and measure each version (SSIMULACRA 2, "
+        "PSNR, SSIM)",
+        description=(
+            "Encode each source photo as JPEG (4:2:0 and 4:4:4), WebP, AVIF and JPEG XL along a fixed ladder of "
+            "quality settings, decode every version and measure it against the source. Writes OUT/ladders.csv "
+            "(one row per source and setting; columns in docs/compression.md#the-ladder-table) and "
+            "OUT/ladders.json. Resumable: run the same command again and only the missing photos are measured. "
+            "SSIMULACRA 2 stands in for human judgement (no human compression ratings are used)."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    cl.add_argument("--sources", type=Path, nargs="+", required=True, help="folders of source photos (recursive)")
+    cl.add_argument("--out", type=Path, required=True, help="output folder (ladders.csv, ladders.json, parts/)")
+    cl.add_argument("--formats", nargs="+", help="formats to encode (default: every installed one: jpeg webp avif "
+                    "jxl)")
+    cl.add_argument("--workers", type=int, help="parallel processes (default: one per core)")
+    cl.add_argument("--sample", type=int, help="measure only N photos: the first N of a seeded shuffle (a larger "
+                    "N with the same seed contains every smaller one)")
+    cl.add_argument("--seed", type=int, default=0, help="shuffle seed for --sample")
+    cl.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
+    add_max_megapixels(cl, "largest source accepted, in megapixels")
+
+    cp = add_command(
+        sub, "compression-predictor", cmd_compression_predictor,
+        help="train the setting predictor of 'export optimize' from compression ladders",
+        description=(
+            "Learn, per codec (JPEG 4:2:0 and 4:4:4, WebP, AVIF, JPEG XL), which quality just meets a SSIMULACRA 2 "
+            "target from a photo's content features, and the bytes there, from the ladder tables of "
+            "'compression-ladders'. Writes a JSON file for 'export optimize --predictor' (the shipped one is "
+            "iqlite/compression/setting_predictor.json, made by scripts/ship_predictor.sh)."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    cp.add_argument("--ladders", type=Path, nargs="+", required=True, help="ladder folders (or ladders.csv files)")
+    cp.add_argument("--sources", type=Path, nargs="+", required=True,
+                    help="the folders the ladders were made from (their photos give the content features)")
+    cp.add_argument("--out", type=Path, required=True, help="predictor file to write (.json)")
+    cp.add_argument("--exclude", type=Path, help="text file of source ids (one per line) to leave out, e.g. a "
+                    "benchmark's test photos")
+    add_max_megapixels(cp, "largest source accepted, in megapixels")
     return parser
 
 
@@ -278,6 +321,41 @@ def cmd_rank_pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser)
     summary = pretrain_backbone(photos, args.out, PretrainConfig(steps=args.steps, crop=crop, seed=args.seed),
                                 weights=args.weights)
     print(f"wrote {args.out} ({summary['photos']} photos): use it with 'train --weights {args.out}'")
+    return 0
+
+
+def cmd_compression_ladders(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.compression.ladder_run import default_workers, run_ladders
+
+    workers = args.workers if args.workers is not None else default_workers()
+    if workers < 1:
+        parser.error("--workers must be at least 1")
+    summary = run_ladders(args.sources, args.out, formats=args.formats, workers=workers, sample=args.sample,
+                          seed=args.seed, max_pixels=max_pixels_from(args), progress=not args.no_progress)
+    for error in summary.errors:
+        print(f"error: {error}")
+    print(f"{summary.sources} photos: {summary.measured} photo-format ladders measured, {summary.skipped} already "
+          f"done, {len(summary.errors)} unreadable; {summary.rows} rows in {args.out / 'ladders.csv'}")
+    return 0
+
+
+def cmd_compression_predictor(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.compression.predictor_fit import fit_predictor
+    from iqlite.training.core.atomic import check_writable
+
+    if args.out.suffix != ".json":
+        parser.error(f"--out {args.out}: the predictor file must end in .json")
+    check_writable(args.out)
+    exclude: set[str] = set()
+    if args.exclude is not None:
+        try:
+            exclude = {line.strip() for line in args.exclude.read_text(encoding="utf-8").splitlines() if line.strip()}
+        except OSError as err:
+            raise InputError(f"--exclude {args.exclude}: cannot read ({err.strerror or err})") from err
+    predictor = fit_predictor(args.ladders, args.sources, exclude=exclude, max_pixels=max_pixels_from(args))
+    predictor.save(args.out)
+    counts = ", ".join(f"{arm} {n}" for arm, n in predictor.meta["sources_per_arm"].items())
+    print(f"wrote {args.out}: fitted on {predictor.meta['sources']} sources ({counts})")
     return 0
 
 

@@ -19,6 +19,9 @@ Decisions worth knowing when mirroring this on another platform:
 * Transparency is composited onto white, because transparent product cut-outs are shown on white.
 * Colour management is not done: ICC profiles (including CMYK ones) are ignored and pixel values are
   taken as sRGB. The phone app must do the same, not "better".
+* `load_photo` is the same decode for re-encoding (``export optimize``): it keeps the alpha channel, an
+  RGB ICC profile and the EXIF block (orientation reset to 1, since the pixels are already upright) instead
+  of dropping them; its checks and errors are `load_rgb`'s, through the same steps (`_decoded`).
 * Animated / multi-frame files (GIF, APNG, WebP, MPO, multi-page TIFF) use the first frame only; HEIF
   bursts and collections use their primary image (the one every viewer shows).
 * Truncated files are errors. Nothing here sets ``ImageFile.LOAD_TRUNCATED_IMAGES``; if some other module
@@ -28,11 +31,13 @@ Decisions worth knowing when mirroring this on another platform:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -52,9 +57,11 @@ __all__ = [
     "ImageScan",
     "NotAFolderError",
     "ScanSkip",
+    "StoredPhoto",
     "downscale",
     "list_images",
     "load_for_model",
+    "load_photo",
     "load_rgb",
     "resize_for_model",
     "scan_images",
@@ -92,6 +99,7 @@ _PILLOW_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 _WHITE = 255
+_ORIENTATION_TAG = 0x0112  # EXIF Orientation
 _ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa"})
 _COLOUR_SPACE_MODES = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
@@ -156,6 +164,58 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
 
     Returns a new, writable, C-contiguous array. Raises `ImageLoadError` for every unusable file.
     """
+    with _decoded(path, max_pixels) as img:
+        return _to_rgb_array(img, path)
+
+
+@dataclass(frozen=True)
+class StoredPhoto:
+    """A photo as a re-encoder needs it: the pixels people see, and the metadata worth carrying over.
+
+    `pixels` is uint8 HxWx3, or HxWx4 (straight alpha) when the image really is transparent somewhere: an
+    alpha channel (RGBA, LA, PA) or a palette with a transparent entry, and at least one pixel below 255.
+    An alpha channel that is opaque everywhere gives HxWx3. EXIF orientation is applied, as in `load_rgb`
+    (the RGB values are `load_rgb`'s exactly; with alpha, compositing them on white gives `load_rgb`'s).
+    `icc_profile` is the file's ICC profile when it describes RGB data (a grey or CMYK profile does not fit
+    the RGB pixels returned, so it is None then, and the pixels are taken as sRGB, as everywhere here).
+    `exif` is the file's EXIF block with its orientation tag set to 1 (the pixels are already upright), or
+    None when the file has no EXIF. `format` is Pillow's name for the file's format (JPEG, PNG, MPO, ...).
+    `animated` says the file has frames after the first one that are shown in turn (animated GIF, PNG, WebP or
+    AVIF, multi-page TIFF), which `pixels` (the first frame) leave out; an MPO's extra pictures and a HEIF
+    collection's other images are not such frames.
+    """
+
+    pixels: np.ndarray
+    icc_profile: bytes | None
+    exif: bytes | None
+    format: str
+    animated: bool = False
+
+    @property
+    def has_alpha(self) -> bool:
+        return self.pixels.shape[2] == 4
+
+
+def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> StoredPhoto:
+    """Decode any supported image like `load_rgb` (the same checks and errors), keeping transparency, the ICC
+    profile and the EXIF block: see `StoredPhoto`. Raises `ImageLoadError` for every unusable file."""
+    with _decoded(path, max_pixels) as img:
+        file_format = img.format or ""
+        icc_profile = _rgb_icc_profile(img)
+        exif = _upright_exif_block(img, path)
+        if _has_transparency(img):
+            pixels = _straight_rgba_array(img, path)
+            if pixels[..., 3].min() == 255:
+                pixels = np.ascontiguousarray(pixels[..., :3])
+        else:
+            pixels = _to_rgb_array(img, path)
+        return StoredPhoto(pixels=pixels, icc_profile=icc_profile, exif=exif, format=file_format,
+                           animated=_has_later_frames(img))
+
+
+@contextlib.contextmanager
+def _decoded(path: str | os.PathLike, max_pixels: int) -> Iterator[Image.Image]:
+    """The steps every loader shares: file checks, header, pixel limit, first frame decoded, orientation applied."""
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
     _check_is_regular_nonempty_file(path)
@@ -163,7 +223,7 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
         _check_pixel_count(img, path, max_pixels)
         _decode_first_frame(img, path)
         _apply_exif_orientation(img, path)
-        return _to_rgb_array(img, path)
+        yield img
 
 
 def resize_for_model(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -480,6 +540,51 @@ def _to_rgb_array(img: Image.Image, path: str | os.PathLike) -> np.ndarray:
     except _PILLOW_ERRORS as err:
         raise ImageLoadError(path, f"cannot convert image mode {mode} to RGB ({err})") from err
     raise ImageLoadError(path, f"unsupported image mode {mode}")
+
+
+def _has_transparency(img: Image.Image) -> bool:
+    """An alpha channel, or a palette with a transparent entry (the modes `_to_rgb_array` puts on white)."""
+    return img.mode in _ALPHA_MODES or img.mode == "PA" or (img.mode == "P" and "transparency" in img.info)
+
+
+def _has_later_frames(img: Image.Image) -> bool:
+    """Frames shown after the first (asked after the first frame's pixels are taken: it may seek)."""
+    if img.format in ("MPO", "HEIF"):
+        return False
+    try:
+        return bool(getattr(img, "is_animated", False))
+    except _PILLOW_ERRORS:  # a broken later frame is still a later frame
+        return True
+
+
+def _straight_rgba_array(img: Image.Image, path: str | os.PathLike) -> np.ndarray:
+    try:
+        return _array(_to_rgba(img))
+    except _PILLOW_ERRORS as err:
+        raise ImageLoadError(path, f"cannot convert image mode {img.mode} to RGBA ({err})") from err
+
+
+_ICC_COLOUR_SPACE = slice(16, 20)  # the data colour space signature in an ICC profile's header
+
+
+def _rgb_icc_profile(img: Image.Image) -> bytes | None:
+    """The ICC profile, if it is one for RGB data (what the returned pixels are)."""
+    profile = img.info.get("icc_profile")
+    if not isinstance(profile, bytes) or profile[_ICC_COLOUR_SPACE] != b"RGB ":
+        return None
+    return profile
+
+
+def _upright_exif_block(img: Image.Image, path: str | os.PathLike) -> bytes | None:
+    """The EXIF block with orientation 1, after `_apply_exif_orientation` rotated the pixels (None if empty)."""
+    try:
+        exif = img.getexif()
+        if not len(exif):
+            return None
+        exif[_ORIENTATION_TAG] = 1
+        return exif.tobytes()
+    except _PILLOW_ERRORS as err:
+        raise ImageLoadError(path, f"corrupt EXIF metadata ({err})") from err
 
 
 def _array(img: Image.Image) -> np.ndarray:
