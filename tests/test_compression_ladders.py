@@ -207,3 +207,42 @@ def test_a_photo_with_alpha_never_becomes_a_jpeg(predictor):
                               arms=arms_for(FORMATS), max_encodes=4)
     assert result.trials and all(t.setting.format != "jpeg" for t in result.trials)
     assert result.best is not None and result.best.setting.format in ("webp", "avif")
+
+
+# ------------------------------------------------------------------------------------------ the commands
+
+
+def test_the_training_commands_build_ladders_and_a_predictor_export_optimize_can_use(sources, tmp_path, capsys):
+    from iqlite.training import cli
+
+    out = tmp_path / "ladders"
+    assert cli.main(["compression-ladders", "--sources", str(sources), "--out", str(out), "--formats", "jpeg",
+                     "webp", "--workers", "1", "--sample", "3", "--no-progress"]) == 0
+    assert "3 photos: 6 photo-format ladders measured" in capsys.readouterr().out
+    measured = sorted({str(r["source"]) for r in read_ladder_table(out / "ladders.csv")})
+    exclude = tmp_path / "exclude.txt"
+    exclude.write_text(measured[0] + "\n")
+    predictor = tmp_path / "p.json"
+    assert cli.main(["compression-predictor", "--ladders", str(out), "--sources", str(sources), "--out",
+                     str(predictor), "--exclude", str(exclude)]) == 0
+    loaded = SettingPredictor.load(predictor)
+    assert set(loaded.arms) == {"jpeg", "jpeg444", "webp"} and loaded.meta["sources"] == 2
+
+
+def test_the_training_commands_name_what_is_wrong(sources, tmp_path, capsys):
+    from iqlite.training import cli
+
+    assert cli.main(["compression-ladders", "--sources", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"),
+                     "--no-progress"]) == 2
+    assert "nowhere" in capsys.readouterr().err
+    assert cli.main(["compression-ladders", "--sources", str(sources), "--out", str(tmp_path / "o"), "--formats",
+                     "gif", "--no-progress"]) == 2
+    assert "unknown format 'gif'" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert cli.main(["compression-predictor", "--ladders", str(empty), "--sources", str(sources), "--out",
+                     str(tmp_path / "p.json")]) == 2
+    assert "no ladder table" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["compression-predictor", "--ladders", str(empty), "--sources", str(sources), "--out",
+                  str(tmp_path / "p.txt")])

@@ -27,8 +27,8 @@ import numpy as np
 from iqlite.compression.codecs import CodecError, Setting, decode, encode
 from iqlite.compression.setting_predictor import ARMS, SettingPredictor, arm_setting
 
-__all__ = ["DEFAULT_EXPLORE_RATIO", "DEFAULT_MAX_ENCODES", "DEFAULT_TOLERANCE", "QUALITY_RANGE", "SearchResult",
-           "Trial", "Trials", "arms_for", "bisection_search", "predicted_search"]
+__all__ = ["DEFAULT_EXPLORE_RATIO", "DEFAULT_MAX_ENCODES", "DEFAULT_START_MARGIN", "DEFAULT_TOLERANCE",
+           "QUALITY_RANGE", "SearchResult", "Trial", "Trials", "arms_for", "bisection_search", "predicted_search"]
 
 #: Qualities a search may use, per arm (AVIF and WebP below 10 are never the smallest file meeting 70+).
 QUALITY_RANGE = {"jpeg": (10, 100), "jpeg444": (10, 100), "webp": (5, 100), "avif": (5, 100), "jxl": (5, 100)}
@@ -36,6 +36,7 @@ QUALITY_RANGE = {"jpeg": (10, 100), "jpeg444": (10, 100), "webp": (5, 100), "avi
 DEFAULT_MAX_ENCODES = 4
 DEFAULT_TOLERANCE = 1.5
 DEFAULT_EXPLORE_RATIO = 1.1
+DEFAULT_START_MARGIN = 0.0
 _NEAR_TOP = 97  # an arm still short of the target here is given up in a predicted search
 
 
@@ -148,7 +149,7 @@ def _search_arm(trials: Trials, arm: str, start: int, target: float, budget: int
 def predicted_search(trials: Trials, features: np.ndarray, target: float, predictor: SettingPredictor, *,
                      arms: Sequence[str], max_encodes: int = DEFAULT_MAX_ENCODES, tolerance: float = DEFAULT_TOLERANCE,
                      explore_ratio: float = DEFAULT_EXPLORE_RATIO,
-                     start_margin: float = 0.0) -> SearchResult:
+                     start_margin: float = DEFAULT_START_MARGIN) -> SearchResult:
     """The smallest passing file the predictor's guesses lead to within `max_encodes` (module docstring).
 
     `start_margin` (quality steps) is added to each predicted quality: a start that passes costs a step
