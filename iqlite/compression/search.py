@@ -34,7 +34,7 @@ __all__ = ["DEFAULT_EXPLORE_RATIO", "DEFAULT_MAX_ENCODES", "DEFAULT_START_MARGIN
 QUALITY_RANGE = {"jpeg": (10, 100), "jpeg444": (10, 100), "webp": (5, 100), "avif": (5, 100), "jxl": (5, 100)}
 #: `predicted_search`'s defaults, tuned on the training ladders' photos (docs/compression.md#the-search).
 DEFAULT_MAX_ENCODES = 4
-DEFAULT_TOLERANCE = 1.5
+DEFAULT_TOLERANCE = 0.5
 DEFAULT_EXPLORE_RATIO = 1.1
 DEFAULT_START_MARGIN = 0.0
 _NEAR_TOP = 97  # an arm still short of the target here is given up in a predicted search

@@ -45,6 +45,7 @@ import numpy as np
 from PIL import ImageColor
 
 from iqlite.compression.codecs import ALPHA_FORMATS, FORMATS, CodecError, available_formats, file_extension
+from iqlite.compression.search import DEFAULT_MAX_ENCODES
 from iqlite.training.core.atomic import atomic_path, check_writable, write_csv, write_json
 from iqlite.training.core.errors import InputError, OutputPathError, display_path
 from iqlite.training.core.images import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, ImageLoadError, ScanSkip, StoredPhoto
@@ -81,8 +82,7 @@ DEFAULT_TARGET = 80.0
 #: JPEG XL is opt-in: few browsers display it yet.
 DEFAULT_FORMATS = ("jpeg", "webp", "avif")
 SEARCHES = ("predict", "bisect")
-#: Encodes (each one decoded and measured) the predicted search may spend per photo.
-DEFAULT_MAX_ENCODES = 4
+# DEFAULT_MAX_ENCODES (imported): the encodes, each decoded and measured, the predicted search may spend per photo.
 #: The everyday baseline the savings are reported against: Pillow's `save(..., "JPEG", quality=85)`.
 BASELINE_QUALITY = 85
 INPUT_KEPT = "input kept"
