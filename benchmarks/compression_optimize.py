@@ -229,7 +229,8 @@ def iqlite_key(predictor_path: Path, formats: Sequence[str], max_encodes: int) -
     from iqlite.compression import search
 
     digest = hashlib.sha1(predictor_path.read_bytes()).hexdigest()[:10]
-    params = f"{','.join(formats)}|{max_encodes}|{search.DEFAULT_TOLERANCE}|{search.DEFAULT_EXPLORE_RATIO}"
+    params = (f"{','.join(formats)}|{max_encodes}|{search.DEFAULT_TOLERANCE}|{search.DEFAULT_EXPLORE_RATIO}|"
+              f"v{search.SEARCH_VERSION}")
     return f"{digest}|{params}"
 
 

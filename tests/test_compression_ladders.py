@@ -246,3 +246,41 @@ def test_the_training_commands_name_what_is_wrong(sources, tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["compression-predictor", "--ladders", str(empty), "--sources", str(sources), "--out",
                   str(tmp_path / "p.txt")])
+
+
+class _CurveTrials(Trials):
+    """Trials read off made-up curves (score and bytes per arm as functions of quality): the search's logic alone."""
+
+    curves: dict = {}
+
+    def run(self, setting):  # type: ignore[no-untyped-def]
+        from iqlite.compression.search import Trial
+        from iqlite.compression.setting_predictor import arm_of
+
+        if setting not in self.done:
+            score, size = self.curves[arm_of(setting)](setting.quality)
+            self.done[setting] = Trial(setting, b"\0" * int(size), float(score))
+        return self.done[setting]
+
+
+def test_an_arm_that_saturates_below_the_target_is_rescued_within_the_budget(predictor):
+    from iqlite.compression.setting_predictor import ArmPrediction
+
+    trials = _CurveTrials(np.zeros((100, 100, 3), np.uint8), scorer=lambda _: 0.0)
+    trials.curves = {"avif": lambda q: (60 + 19 * (1 - np.exp(-q / 30)), 100 * q),  # tops out below 80
+                     "jpeg444": lambda q: (q + 5, 150 * q), "jpeg": lambda q: (q, 200 * q),
+                     "webp": lambda q: (q - 5, 180 * q)}
+
+    class Guesses:  # the predictor's guesses, fixed: avif looks cheapest but cannot reach 80
+        quality_range = predictor.quality_range
+
+        def predict(self, features, target, arms):  # type: ignore[no-untyped-def]
+            return [ArmPrediction("avif", 70, -1.0), ArmPrediction("jpeg444", 72, 0.0),
+                    ArmPrediction("webp", 85, 0.1), ArmPrediction("jpeg", 80, 0.2)]
+
+        def quality_step(self, arm, quality, change):  # type: ignore[no-untyped-def]
+            return predictor.quality_step(arm, quality, change)
+
+    result = predicted_search(trials, np.zeros(1), 80, Guesses(), arms=arms_for(FORMATS), max_encodes=4)
+    assert result.encodes <= 4
+    assert result.best is not None and result.best.setting.subsampling == "4:4:4" and result.best.score >= 80

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from iqlite.compression.codecs import CodecError, Setting, decode, encode
-from iqlite.compression.setting_predictor import ARMS, SettingPredictor, arm_setting
+from iqlite.compression.setting_predictor import ARMS, ArmPrediction, SettingPredictor, arm_of, arm_setting
 
 __all__ = ["DEFAULT_EXPLORE_RATIO", "DEFAULT_MAX_ENCODES", "DEFAULT_START_MARGIN", "DEFAULT_TOLERANCE",
            "QUALITY_RANGE", "SearchResult", "Trial", "Trials", "arms_for", "bisection_search", "predicted_search"]
@@ -37,7 +37,10 @@ DEFAULT_MAX_ENCODES = 4
 DEFAULT_TOLERANCE = 0.5
 DEFAULT_EXPLORE_RATIO = 1.1
 DEFAULT_START_MARGIN = 0.0
-_NEAR_TOP = 97  # an arm still short of the target here is given up in a predicted search
+_NEAR_TOP = 97
+_RESCUE_MARGIN = 15  # quality steps above the prediction for the rescue encode
+#: Changes whenever the search's logic changes (benchmarks key their cached results by it).
+SEARCH_VERSION = 2  # an arm still short of the target here is given up in a predicted search
 
 
 @dataclass(frozen=True)
@@ -158,19 +161,41 @@ def predicted_search(trials: Trials, features: np.ndarray, target: float, predic
     arms = _usable(arms, trials)
     predictions = predictor.predict(features, target, arms)
     pixels = trials.pixels.shape[0] * trials.pixels.shape[1]
+
+    def predicted_bytes(p: ArmPrediction) -> float:
+        return math.exp(p.log_bpp) * pixels / 8.0
+
     for rank, prediction in enumerate(predictions):
         left = max_encodes - trials.encodes
         if left <= 0:
             break
         best = _smallest(list(trials.done.values()), target)
         if rank > 0:
-            if best is not None and math.exp(prediction.log_bpp) * pixels / 8.0 > best.bytes * explore_ratio:
+            if best is not None and predicted_bytes(prediction) > best.bytes * explore_ratio:
                 continue
             if best is not None and left < 2:
                 break  # one encode rarely lands exactly on a second arm's answer
-        _search_arm(trials, prediction.arm, prediction.quality + round(start_margin), target,
-                    left if best is None or rank == 0 else max(1, left), predictor, tolerance)
+        budget = left
+        if rank == 0 and max_encodes >= 4:
+            contender = len(predictions) > 1 and predicted_bytes(predictions[1]) <= predicted_bytes(prediction) * \
+                explore_ratio
+            budget = left - 2 if contender else left - 1  # room for a close second arm, or for the rescue
+        _search_arm(trials, prediction.arm, prediction.quality + round(start_margin), target, budget, predictor,
+                    tolerance)
+        if rank == 0 and _smallest(list(trials.done.values()), target) is None and trials.encodes < max_encodes:
+            _rescue(trials, predictions, target)
     return _result(trials, target)
+
+
+def _rescue(trials: Trials, predictions: Sequence[ArmPrediction], target: float) -> None:
+    """The first arm found nothing that passes (it saturates below the target, as 4:2:0 arms do on photos with
+    fine colour): one encode that very likely passes, JPEG 4:4:4 well above its prediction (or the next arm)."""
+    failed = {arm_of(t.setting) for t in trials.done.values()}
+    for prediction in sorted(predictions, key=lambda p: (p.arm != "jpeg444", p.log_bpp)):
+        if prediction.arm not in failed:
+            high = QUALITY_RANGE[prediction.arm][1]
+            trials.run(arm_setting(prediction.arm, min(high, prediction.quality + _RESCUE_MARGIN)))
+            return
 
 
 def bisection_search(trials: Trials, target: float, *, arms: Sequence[str]) -> SearchResult:
