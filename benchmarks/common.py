@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shlex
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -148,6 +149,17 @@ def write_results(path: Path, results: Mapping[str, Any], table: str | None = No
     atomic.write_json(path, results)
     if table is not None:
         atomic.write_text(path.with_suffix(".md"), table)
+
+
+def cpu_model() -> str:
+    """The CPU the numbers were measured on: /proc/cpuinfo's model name, else what `platform` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
 
 
 def command_line(name: str, *args: str) -> str:

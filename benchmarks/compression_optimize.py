@@ -44,7 +44,16 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import RESULTS, SHARED_DATA, WORK, command_line, markdown_header, markdown_row, write_results
+from benchmarks.common import (
+    RESULTS,
+    SHARED_DATA,
+    WORK,
+    command_line,
+    cpu_model,
+    markdown_header,
+    markdown_row,
+    write_results,
+)
 
 KODAK = SHARED_DATA / "kodak24"
 LIVEC_IMAGES = SHARED_DATA / "live_challenge_dev" / "images"
@@ -416,16 +425,6 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- main
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -75,6 +75,7 @@ from benchmarks.common import (
     RESULTS,
     SHARED_DATA,
     command_line,
+    cpu_model,
     markdown_header,
     markdown_row,
     write_results,
@@ -550,16 +551,6 @@ def run_timing(kodak: Path, livec: list[Path], repeats: int) -> list[dict[str, A
         rows.append(row)
         print(f"  {row}", flush=True)
     return rows
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown"
 
 
 # --------------------------------------------------------------------------------------------- report

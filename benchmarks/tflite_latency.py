@@ -52,6 +52,7 @@ from benchmarks.common import (
     ROOT,
     WORK,
     command_line,
+    cpu_model,
     markdown_header,
     markdown_row,
     module_argv,
@@ -248,16 +249,8 @@ def run_worker(model: Path, threads: int, runs: int, warmup: int) -> dict[str, A
 
 def machine_facts() -> dict[str, Any]:
     """What the numbers were measured on (read without importing LiteRT into the parent)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.lower().startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "logical_cores": os.cpu_count(),
         "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
         "platform": platform.platform(),
