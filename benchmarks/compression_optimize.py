@@ -184,7 +184,7 @@ def exact_search(trials: Any, target: float, arms: Sequence[str]) -> Any:
     fail), the smallest file over arms. The same answer as bisection where the score rises with quality, in
     fewer encodes: it starts at a typical crossing (or the bracket earlier targets measured, `trials.shared`),
     steps out until the target is bracketed, then closes by interpolation, halving when that stalls."""
-    from iqlite.compression.search import QUALITY_RANGE, SearchResult, _smallest
+    from iqlite.compression.search import QUALITY_RANGE
     from iqlite.compression.setting_predictor import arm_of, arm_setting
 
     for arm in arms:
@@ -230,8 +230,7 @@ def exact_search(trials: Any, target: float, arms: Sequence[str]) -> Any:
         trials.run(hi.setting)  # counted: the answer and its verified neighbour are part of this search
         if lo is not None:
             trials.run(lo.setting)
-    done = tuple(trials.done.values())
-    return SearchResult(_smallest(done, target), trials.encodes, done)
+    return trials.result(target)
 
 
 def iqlite_key(predictor_path: Path, formats: Sequence[str], max_encodes: int) -> str:

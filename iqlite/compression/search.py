@@ -90,6 +90,14 @@ class Trials:
                 self.shared[setting] = self.done[setting]
         return self.done[setting]
 
+    def best(self, target: float) -> Trial | None:
+        """The smallest version so far that meets `target` (the higher score among equal sizes)."""
+        passing = [t for t in self.done.values() if t.score >= target]
+        return min(passing, key=lambda t: (t.bytes, -t.score)) if passing else None
+
+    def result(self, target: float) -> SearchResult:
+        return SearchResult(self.best(target), self.encodes, tuple(self.done.values()))
+
 
 @dataclass(frozen=True)
 class SearchResult:
@@ -98,16 +106,6 @@ class SearchResult:
     best: Trial | None
     encodes: int
     trials: tuple[Trial, ...]
-
-
-def _smallest(trials: Sequence[Trial], target: float) -> Trial | None:
-    passing = [t for t in trials if t.score >= target]
-    return min(passing, key=lambda t: (t.bytes, -t.score)) if passing else None
-
-
-def _result(trials: Trials, target: float) -> SearchResult:
-    done = tuple(trials.done.values())
-    return SearchResult(_smallest(done, target), trials.encodes, done)
 
 
 def _usable(arms: Sequence[str], trials: Trials) -> list[str]:
@@ -169,7 +167,7 @@ def predicted_search(trials: Trials, features: np.ndarray, target: float, predic
         left = max_encodes - trials.encodes
         if left <= 0:
             break
-        best = _smallest(list(trials.done.values()), target)
+        best = trials.best(target)
         if rank > 0:
             if best is not None and predicted_bytes(prediction) > best.bytes * explore_ratio:
                 continue
@@ -182,9 +180,9 @@ def predicted_search(trials: Trials, features: np.ndarray, target: float, predic
             budget = left - 2 if contender else left - 1  # room for a close second arm, or for the rescue
         _search_arm(trials, prediction.arm, prediction.quality + round(start_margin), target, budget, predictor,
                     tolerance)
-        if rank == 0 and _smallest(list(trials.done.values()), target) is None and trials.encodes < max_encodes:
+        if rank == 0 and trials.best(target) is None and trials.encodes < max_encodes:
             _rescue(trials, predictions, target)
-    return _result(trials, target)
+    return trials.result(target)
 
 
 def _rescue(trials: Trials, predictions: Sequence[ArmPrediction], target: float) -> None:
@@ -212,7 +210,7 @@ def bisection_search(trials: Trials, target: float, *, arms: Sequence[str]) -> S
                 hi = mid
             else:
                 lo = mid
-    return _result(trials, target)
+    return trials.result(target)
 
 
 def arms_for(formats: Sequence[str]) -> list[str]:
