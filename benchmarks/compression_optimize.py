@@ -38,6 +38,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
@@ -106,23 +107,18 @@ def ssim_thresholds(targets: Sequence[float]) -> dict[str, float]:
     import numpy as np
 
     from iqlite.compression.ladders import read_ladder_table
-    from iqlite.compression.setting_predictor import quality_for_target
+    from iqlite.compression.setting_predictor import curve_points, quality_for_target, rows_by_arm
 
-    rows = [r for r in read_ladder_table(training_ladder() / "ladders.csv")
-            if not r["error"] and r["format"] == "jpeg" and r["subsampling"] == "4:2:0"]
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for r in rows:
-        by_source.setdefault(str(r["source"]), []).append(r)
+    jpeg = rows_by_arm(read_ladder_table(training_ladder() / "ladders.csv"))["jpeg"]  # 4:2:0
     out = {}
     for target in targets:
         crossings = []
-        for source_rows in by_source.values():
-            ordered = sorted(source_rows, key=lambda r: r["quality"])
-            q = np.array([r["quality"] for r in ordered], float)
-            s = np.maximum.accumulate(np.array([r["ssimulacra2"] for r in ordered], float))
+        for source_rows in jpeg.values():
+            q, s, _ = curve_points(source_rows)
             qt = quality_for_target(q, s, target)
             if qt is not None:
-                crossings.append(float(np.interp(qt, q, [r["ssim"] for r in ordered])))
+                ssim = [r["ssim"] for r in sorted(source_rows, key=lambda r: r["quality"])]  # type: ignore[arg-type, return-value]
+                crossings.append(float(np.interp(qt, q, ssim)))
         out[str(target)] = round(statistics.median(crossings), 6)
     return out
 
@@ -295,7 +291,7 @@ def end_to_end(name: str, photos: list[tuple[Path, str]], predictor: Path, targe
 
     from iqlite.compression.codecs import decode
     from iqlite.compression.metrics import ssimulacra2
-    from iqlite.export.optimize import OptimizeOptions, optimize_photos
+    from iqlite.export.optimize import INPUT_KEPT, OptimizeOptions, optimize_photos
     from iqlite.training.core.images import load_rgb
 
     out = CACHE / "end_to_end" / name.split()[0]
@@ -308,7 +304,7 @@ def end_to_end(name: str, photos: list[tuple[Path, str]], predictor: Path, targe
             errors += 1
             continue
         written = (out / row.output).read_bytes()
-        meets += row.setting == "input kept" or ssimulacra2(load_rgb(path), decode(written)) >= target
+        meets += row.setting == INPUT_KEPT or ssimulacra2(load_rgb(path), decode(written)) >= target
     return {"target": target, "workers": workers, "photos": summary.photos, "optimized": summary.optimized,
             "input_kept": summary.kept_input, "errors": errors, "bytes_vs_jpeg_q85": round(summary.baseline_ratio, 4),
             "encodes_per_photo": round(summary.encodes_per_photo, 2),
@@ -348,17 +344,10 @@ def _summary(records: list[dict[str, Any]], pick: Any, keep_input: bool = False)
             "input_kept": round(sum(1 for *_, kept in final if kept) / len(final), 4),
             "encodes_per_photo": round(statistics.fmean(c["encodes"] for _, c in chosen), 2),
             "seconds_per_photo": round(statistics.fmean(c["seconds"] for _, c in chosen), 3),
-            "formats": dict(sorted(_count("input" if kept else c["setting"].split()[0]
+            "formats": dict(sorted(Counter("input" if kept else c["setting"].split()[0]
                                           for _, c, size, _, kept in final if size is not None).items())),
         }
     return out
-
-
-def _count(items: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item] = counts.get(item, 0) + 1
-    return counts
 
 
 def summarise(records_by_set: dict[str, list[dict[str, Any]]], iqlite_runs: Sequence[tuple[str, Path, Any, int]]

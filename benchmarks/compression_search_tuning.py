@@ -48,17 +48,11 @@ class Curve:
 
 
 def curves_by_source(rows: list[dict[str, Any]]) -> dict[str, dict[str, Curve]]:
-    from iqlite.compression.codecs import Setting
-    from iqlite.compression.setting_predictor import arm_of, curve_points
+    from iqlite.compression.setting_predictor import curve_points, rows_by_arm
 
-    grouped: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for r in rows:
-        setting = Setting(str(r["format"]), int(r["quality"]), subsampling=str(r["subsampling"] or "4:2:0"))
-        grouped[str(r["source"])][arm_of(setting)].append(r)
-    out: dict[str, dict[str, Curve]] = {}
-    for source, arms in grouped.items():
-        out[source] = {}
-        for arm, arm_rows in arms.items():
+    out: dict[str, dict[str, Curve]] = defaultdict(dict)
+    for arm, by_source in rows_by_arm(rows).items():
+        for source, arm_rows in by_source.items():
             q, s, b = curve_points(arm_rows)
             # extend to quality 100 flat (the ladder's top is 98) and down to 5 with the lowest rung's values
             out[source][arm] = Curve(np.concatenate([[5.0], q, [100.0]]), np.concatenate([[s[0] - 10], s, [s[-1]]]),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,7 +36,7 @@ from iqlite.training.core.atomic import write_json
 from iqlite.training.core.errors import InputError, display_path
 
 __all__ = ["ARMS", "SHIPPED_PREDICTOR", "TARGET_GRID", "ArmPrediction", "SettingPredictor", "arm_of", "arm_setting",
-           "curve_points", "load_predictor", "quality_for_target"]
+           "curve_points", "load_predictor", "quality_for_target", "rows_by_arm"]
 
 #: Codec arms: a format plus the option that changes its curve's shape (JPEG's chroma subsampling).
 ARMS: Mapping[str, tuple[str, str]] = {"jpeg": ("jpeg", "4:2:0"), "jpeg444": ("jpeg", "4:4:4"),
@@ -60,6 +60,18 @@ def arm_of(setting: Setting) -> str:
 def arm_setting(arm: str, quality: int) -> Setting:
     fmt, subsampling = ARMS[arm]
     return Setting(fmt, int(quality), subsampling=subsampling or "4:2:0")
+
+
+def rows_by_arm(ladder_rows: Iterable[Mapping[str, object]]) -> dict[str, dict[str, list[Mapping[str, object]]]]:
+    """A ladder table's measured rows (error rows left out) grouped by codec arm, then by source."""
+    grouped: dict[str, dict[str, list[Mapping[str, object]]]] = defaultdict(lambda: defaultdict(list))
+    for row in ladder_rows:
+        if row.get("error") or row.get("ssimulacra2") is None:
+            continue
+        setting = Setting(str(row["format"]), int(row["quality"]),  # type: ignore[arg-type]
+                          subsampling=str(row["subsampling"] or "4:2:0"))
+        grouped[arm_of(setting)][str(row["source"])].append(row)
+    return grouped
 
 
 def curve_points(rows: Sequence[Mapping[str, object]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,13 +148,7 @@ class SettingPredictor:
         error rows, are left out)."""
         import lightgbm as lgb
 
-        by_arm: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-        for row in ladder_rows:
-            if row.get("error") or row.get("ssimulacra2") is None or row["source"] not in features:
-                continue
-            setting = Setting(str(row["format"]), int(row["quality"]),  # type: ignore[arg-type]
-                              subsampling=str(row["subsampling"] or "4:2:0"))
-            by_arm[arm_of(setting)][str(row["source"])].append(row)
+        by_arm = rows_by_arm(r for r in ladder_rows if r["source"] in features)
         models: dict[str, dict[str, object]] = {}
         curves: dict[str, dict[str, list[float]]] = {}
         counts: dict[str, int] = {}
