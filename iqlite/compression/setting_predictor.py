@@ -218,5 +218,10 @@ def load_predictor(path: str | Path | None = None) -> SettingPredictor:
     """The predictor at `path`, or the one shipped inside the package."""
     if path is not None:
         return SettingPredictor.load(path)
-    text = resources.files("iqlite.compression").joinpath(SHIPPED_PREDICTOR).read_text(encoding="utf-8")
+    try:
+        text = resources.files("iqlite.compression").joinpath(SHIPPED_PREDICTOR).read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise InputError(f"the shipped setting predictor (iqlite/compression/{SHIPPED_PREDICTOR}) is not "
+                         "installed; pass --predictor FILE (from 'python -m training compression-predictor') "
+                         "or use --search bisect") from err
     return SettingPredictor._from_dict(json.loads(text), f"iqlite/compression/{SHIPPED_PREDICTOR}")

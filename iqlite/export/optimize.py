@@ -46,7 +46,7 @@ from PIL import ImageColor
 
 from iqlite.compression.codecs import ALPHA_FORMATS, FORMATS, CodecError, available_formats, file_extension
 from iqlite.compression.search import DEFAULT_MAX_ENCODES
-from iqlite.training.core.atomic import atomic_path, check_writable, write_csv, write_json
+from iqlite.training.core.atomic import check_writable, write_bytes, write_csv, write_json
 from iqlite.training.core.errors import InputError, OutputPathError, display_path
 from iqlite.training.core.images import DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, ImageLoadError, ScanSkip, StoredPhoto
 
@@ -336,16 +336,11 @@ _PREDICTORS: dict[str, object] = {}  # per process: each worker loads the predic
 
 
 def _predictor(path: Path | None):
-    from iqlite.compression.setting_predictor import SHIPPED_PREDICTOR, load_predictor
+    from iqlite.compression.setting_predictor import load_predictor
 
     key = str(path) if path is not None else ""
     if key not in _PREDICTORS:
-        try:
-            _PREDICTORS[key] = load_predictor(path)
-        except FileNotFoundError as err:  # only the shipped one: load_predictor(path) reports a missing file itself
-            raise InputError(f"the shipped setting predictor (iqlite/compression/{SHIPPED_PREDICTOR}) is not "
-                             "installed; pass --predictor FILE (from 'python -m training compression-predictor') "
-                             "or use --search bisect") from err
+        _PREDICTORS[key] = load_predictor(path)
     return _PREDICTORS[key]
 
 
@@ -355,11 +350,6 @@ def _flatten(pixels: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
     rgb, alpha = values[..., :3], values[..., 3:]
     background = np.asarray(colour, dtype=np.uint16)
     return np.ascontiguousarray((rgb * alpha + background * (255 - alpha) + 127) // 255, dtype=np.uint8)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
 
 
 def _hex(colour: tuple[int, int, int]) -> str:
@@ -439,7 +429,7 @@ def _search(job: _Job, out_dir: Path, options: OptimizeOptions, photo: StoredPho
     if _same_file(out_dir / name, job.path):
         raise OutputPathError(f"the output {display_path(out_dir / name)} would replace the input; choose another "
                               "--out")
-    _write_bytes(out_dir / name, best.data)
+    write_bytes(out_dir / name, best.data)
     return replace(row, output=name, format=best.setting.format, setting=best.setting.label(), bytes=best.bytes,
                    ssimulacra2=best.score, encodes=result.encodes, note="; ".join(notes))
 
@@ -450,7 +440,7 @@ def _keep_input(job: _Job, out_dir: Path, photo: StoredPhoto, source: bytes, row
     suffix = job.path.suffix or "." + _PILLOW_EXTENSIONS.get(photo.format, photo.format.lower() or "bin")
     name = job.stem + suffix
     if not _same_file(out_dir / name, job.path):  # the input itself is already there as it should be
-        _write_bytes(out_dir / name, source)
+        write_bytes(out_dir / name, source)
     return replace(row, output=name, format=photo.format.lower(), setting=INPUT_KEPT, bytes=len(source),
                    ssimulacra2=100.0, encodes=encodes, note="; ".join(notes))
 

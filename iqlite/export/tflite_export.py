@@ -31,7 +31,7 @@ from iqlite.export.compact import compact_tflite
 from iqlite.export.export_graph import check_same_function, export_graph
 from iqlite.export.metadata import ModelInfo, embed_metadata
 from iqlite.export.output_range import pin_output_range
-from iqlite.training.core.atomic import atomic_path
+from iqlite.training.core.atomic import write_bytes
 from iqlite.training.core.errors import InputError, InputNotFoundError, UserError
 from iqlite.training.core.images import ImageLoadError, load_for_model
 from iqlite.training.core.score_scale import STAR_MIN
@@ -230,8 +230,7 @@ def save_tflite(content: bytes, out_path: str | os.PathLike, kind: str, budget_b
                 representative_images: int = 0, seconds: float = 0.0) -> ExportReport:
     """Budget check first, then one atomic write: an over-budget model never appears under any name."""
     check_budget(len(content), budget_bytes)
-    with atomic_path(out_path) as tmp:
-        tmp.write_bytes(content)
+    write_bytes(out_path, content)
     return _report(content, Path(out_path), kind, budget_bytes, representative_images, seconds)
 
 
