@@ -34,9 +34,7 @@ from ssimulacra2 import ssimulacra2 as _s2
 
 from iqlite.training.core.errors import InputError
 
-__all__ = ["METRIC_NAMES", "Ssimulacra2Reference", "psnr", "ssim", "ssimulacra2", "ssimulacra2_scorer"]
-
-METRIC_NAMES = ("ssimulacra2", "psnr", "ssim")
+__all__ = ["Ssimulacra2Reference", "psnr", "ssim", "ssimulacra2", "ssimulacra2_scorer"]
 
 #: The grey levels (sRGB-coded, 0-1) that alpha is blended over, as in the C++ tool: dark and light.
 _ALPHA_BACKGROUNDS = (0.1, 0.9)
