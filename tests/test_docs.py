@@ -178,7 +178,7 @@ def _documented_modules() -> set[str]:
     """
     room, out = None, set()
     for line in _prose_lines(ARCHITECTURE.read_text(encoding="utf-8")):
-        m = re.match(r"^(?:#+\s+)?`(iqlite/(?:training|export|compression)/[\w/]*)`", line)
+        m = re.match(r"^(?:#+\s+)?`(iqlite/(?:training|export|compression|perceptual)/[\w/]*)`", line)
         if m:
             room = m.group(1)
             continue
@@ -192,7 +192,7 @@ def _documented_modules() -> set[str]:
 def test_architecture_lists_every_module():
     actual = {
         str(p.relative_to(ROOT))
-        for package in ("iqlite/training", "iqlite/export", "iqlite/compression")
+        for package in ("iqlite/training", "iqlite/export", "iqlite/compression", "iqlite/perceptual")
         for p in (ROOT / package).rglob("*.py")
         if p.name != "__init__.py" and "__pycache__" not in p.parts
     }

@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         DEFAULT_FORMATS,
         DEFAULT_MAX_ENCODES,
         DEFAULT_TARGET,
+        METRICS,
         SEARCHES,
         STATE_NAME,
     )
@@ -181,9 +182,54 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--flatten", nargs="?", const="white", metavar="COLOR",
                    help="put transparent photos on COLOR (default white; a name, #rrggbb or rgb(r,g,b)), so every "
                    "format can be used")
+    o.add_argument("--metric", choices=METRICS, default="ssimulacra2",
+                   help="what measures each encode against the photo: SSIMULACRA 2, or iqlite's on-device "
+                   "perceptual distance calibrated to its scale (faster; see docs/perceptual.md)")
+    o.add_argument("--distance-model", type=Path, metavar="FILE",
+                   help="distance .tflite for --metric iqlite; default: the shipped iqlite_distance.tflite")
     add_max_megapixels(o, "largest photo accepted, in megapixels (bigger ones get an error row as possible "
                           "decompression bombs)")
     o.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    d = add_command(
+        sub, "distance", cmd_distance,
+        help="perceptual distance of distorted photos to a reference into a CSV (path,distance,quality,error)",
+        description=(
+            "Measure each DIST photo against --ref with the on-device perceptual distance (full reference; "
+            "iqlite_distance.tflite): 'distance' 0 = identical, higher = more different, and 'quality' on the "
+            "SSIMULACRA 2 scale (100 identical, 90 visually lossless, 80 high, 70 medium). A DIST file that "
+            "does not load, or whose size differs from the reference, gets an error row; the rest goes on. "
+            "With --saliency, differences on the subject count more than on the background. No TensorFlow."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    d.add_argument("distorted", nargs="+", metavar="DIST", help="distorted versions of the reference")
+    d.add_argument("--ref", type=Path, required=True, help="the reference (original) photo")
+    d.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    d.add_argument("--model", type=Path, help="distance .tflite; default: the shipped iqlite_distance.tflite")
+    d.add_argument("--saliency", action="store_true", help="weight the distance map by the reference's saliency "
+                   "map (iqlite/perceptual/saliency.py)")
+    d.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
+    add_max_megapixels(d, "largest photo accepted, in megapixels")
+
+    dmx = add_command(
+        sub, "distance-model", cmd_distance_model,
+        help="export a fitted perceptual distance (python -m training distance) to an int8 .tflite",
+        description=(
+            "Rebuild the distance graph from RUN/distance_fit.json and the ImageNet backbone, calibrate int8 on "
+            "tile pairs of the run's training sources, refit the quality calibration on the int8 model's own "
+            "distances, measure float-vs-int8 parity on held-out tile pairs, and write the model with its "
+            "metadata (two uint8 inputs 'reference' and 'distorted', outputs 'distance' and 'distance_map'). "
+            "Fails, writing nothing, over the size budget. Needs TensorFlow."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    dmx.add_argument("run", type=Path, metavar="RUN_DIR", help="folder written by python -m training distance")
+    dmx.add_argument("--sources", type=Path, nargs="+", required=True, help="the folders the ladders were made from")
+    dmx.add_argument("--out", type=Path, required=True, help="the int8 .tflite file to write")
+    dmx.add_argument("--float-out", type=Path, help="also write the float32 model here")
+    dmx.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000, help="largest allowed file, KB")
+    dmx.add_argument("--weights", default="imagenet", help="backbone weights (imagenet, or an .h5 file)")
 
     i = add_command(
         sub, "info", cmd_info,
@@ -321,7 +367,7 @@ def cmd_optimize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         target=parse_target(args.target), formats=tuple(args.formats or DEFAULT_FORMATS), search=args.search,
         max_encodes=args.max_encodes, keep_metadata=args.keep_metadata,
         flatten=parse_colour(args.flatten) if args.flatten is not None else None, predictor=args.predictor,
-        max_pixels=max_pixels_from(args))
+        max_pixels=max_pixels_from(args), metric=args.metric, distance_model=args.distance_model)
     workers = args.workers if args.workers is not None else default_workers()
     _, summary = optimize_photos(args.inputs, args.out, options, workers=workers,
                                  progress=not args.no_progress and sys.stderr.isatty())
@@ -329,6 +375,26 @@ def cmd_optimize(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     if summary.optimized + summary.kept_input == 0:
         print("error: no photo could be optimized", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_distance(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.export.distance import distance_rows, write_distance_csv
+
+    rows = distance_rows(args.ref, args.distorted, model_path=args.model, saliency=args.saliency,
+                         num_threads=args.threads, max_pixels=max_pixels_from(args))
+    write_distance_csv(rows, args.out)
+    failed = sum(1 for r in rows if r.error)
+    print(f"measured {len(rows) - failed} photo(s) against {args.ref}; {failed} failed"
+          + (" (see the error column)" if failed else "") + f"; wrote {args.out}")
+    return 0 if failed < len(rows) else 1
+
+
+def cmd_distance_model(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.export.distance_export import export_distance
+
+    export_distance(args.run, args.sources, args.out, weights=args.weights, float_out=args.float_out,
+                    budget_bytes=int(args.budget_kb * 1000))
     return 0
 
 
@@ -341,13 +407,15 @@ def cmd_summary(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
 
 def cmd_golden(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from iqlite.export.golden import write_golden_record
+    from iqlite.export.golden import GOLDEN_IMAGES, write_golden_record
 
     images = args.images or args.out.parent / "golden_images"
     record = write_golden_record(args.model, args.out, images)
-    for name, item in record["images"].items():
+    for name, item in record.get("pairs", {}).items():
+        print(f"{record['reference']} vs {name:14s} distance {item['distance']:8.3f}  quality {item['quality']:7.2f}")
+    for name, item in record.get("images", {}).items():
         print(f"{name:16s} raw {item['raw_output']:3d}  score {item['score']:.3f}")
-    print(f"wrote {args.out} and {len(record['images'])} images in {images}")
+    print(f"wrote {args.out} and {len(GOLDEN_IMAGES)} images in {images}")
     return 0
 
 

@@ -29,7 +29,8 @@ from iqlite.export.tflite_runner import TFLiteScorer
 from iqlite.training.core.atomic import write_json
 from iqlite.training.core.images import load_for_model, load_rgb
 
-__all__ = ["GOLDEN_IMAGES", "golden_record", "scene", "write_golden_images"]
+__all__ = ["DISTANCE_PAIRS", "GOLDEN_IMAGES", "distance_golden_record", "golden_record", "scene",
+           "write_golden_images"]
 
 
 def scene(width: int = 640, height: int = 480) -> Image.Image:
@@ -90,6 +91,30 @@ GOLDEN_IMAGES: dict[str, Callable[[], Image.Image]] = {
 }
 
 
+#: The perceptual distance's golden pairs: the sharp landscape against each same-size version of it (and itself).
+DISTANCE_PAIRS: tuple[str, ...] = ("sharp_landscape", "blurred", "dark", "overexposed", "low_contrast")
+
+
+def distance_golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) -> dict:
+    """Raw int8 outputs per tile, distance and quality of the distance model on `DISTANCE_PAIRS`."""
+    from iqlite.export.distance import DistanceScorer
+    from iqlite.perceptual.tiles import tiles
+
+    scorer = DistanceScorer(model_path)
+    reference = load_rgb(Path(images_dir) / f"{DISTANCE_PAIRS[0]}.png")
+    record: dict = {"model": Path(model_path).name, "model_sha256": _sha256(Path(model_path).read_bytes()),
+                    "tile": scorer.tile, "reference": DISTANCE_PAIRS[0], "pairs": {}}
+    for name in DISTANCE_PAIRS:
+        distorted = load_rgb(Path(images_dir) / f"{name}.png")
+        raw = [scorer.raw_tile_outputs(r, d) for r, d in zip(tiles(reference, scorer.tile),
+                                                             tiles(distorted, scorer.tile), strict=True)]
+        distance, quality = scorer.score(reference, distorted)
+        record["pairs"][name] = {"raw_distance": [int(d.reshape(-1)[0]) for d, _ in raw],
+                                 "map_sha256": _sha256(b"".join(m.tobytes() for _, m in raw)),
+                                 "distance": round(distance, 5), "quality": round(quality, 3)}
+    return record
+
+
 def write_golden_images(out_dir: str | os.PathLike) -> list[Path]:
     """Draw every golden image into `out_dir` as `<name>.png`; returns the paths in `GOLDEN_IMAGES` order."""
     out = Path(out_dir)
@@ -125,9 +150,16 @@ def write_golden_record(model_path: str | os.PathLike, out_json: str | os.PathLi
                         images_dir: str | os.PathLike) -> dict:
     """Draw the images into `images_dir`, record the model's outputs, write the record atomically."""
     write_golden_images(images_dir)
-    record = golden_record(model_path, images_dir)
+    record = (distance_golden_record if _is_distance_model(model_path) else golden_record)(model_path, images_dir)
     write_json(out_json, record)
     return record
+
+
+def _is_distance_model(model_path: str | os.PathLike) -> bool:
+    """Two inputs: the perceptual distance (reference, distorted); one: a photo scorer."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    return len(Interpreter(model_path=str(model_path)).get_input_details()) == 2
 
 
 def _sha256(data: bytes) -> str:

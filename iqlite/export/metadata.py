@@ -152,6 +152,11 @@ class ModelInfo:
 
     `image_size` and `output_quantization` are facts of the model file: `embed_metadata` fills them from the
     model when they are None, and refuses an info that contradicts the model.
+
+    A model with more than one input or output (the perceptual distance: reference and distorted photo in,
+    distance and its map out) lists them all in `inputs` / `outputs`; `input` / `output` are then the first
+    of each. `score` replaces the photo model's star scale in the custom metadata with the model's own
+    (what its first output means, its range and direction, any calibration).
     """
 
     version: str = field(default_factory=package_version)
@@ -167,6 +172,17 @@ class ModelInfo:
     architecture: dict = field(default_factory=dict)
     training_data: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
+    inputs: tuple[TensorMeta, ...] = ()
+    outputs: tuple[TensorMeta, ...] = ()
+    score: dict | None = None
+
+    @property
+    def input_tensors(self) -> tuple[TensorMeta, ...]:
+        return self.inputs or (self.input,)
+
+    @property
+    def output_tensors(self) -> tuple[TensorMeta, ...]:
+        return self.outputs or (self.output,)
 
     def custom_payload(self) -> dict:
         """The JSON of the "iqlite" CustomMetadata entry (strict JSON: non-finite numbers become null)."""
@@ -175,7 +191,9 @@ class ModelInfo:
             "format": CUSTOM_FORMAT,
             "image_size": self.image_size,
             "preprocessing": self.preprocessing,
-            "score": {"min": STAR_MIN, "max": STAR_MAX, "higher_is_better": True, "good_threshold": GOOD_THRESHOLD},
+            "score": self.score if self.score is not None else {"min": STAR_MIN, "max": STAR_MAX,
+                                                                 "higher_is_better": True,
+                                                                 "good_threshold": GOOD_THRESHOLD},
             "output_quantization": quantization,
             "architecture": self.architecture,
             "training_data": self.training_data,
@@ -188,10 +206,11 @@ class ModelInfo:
         custom = metadata.get("custom_metadata", {}).get(CUSTOM_METADATA_NAME)
         subgraphs = metadata.get("subgraphs") or [{}]
         inputs, outputs = subgraphs[0].get("inputs", []), subgraphs[0].get("outputs", [])
-        if not isinstance(custom, dict) or len(inputs) != 1 or len(outputs) != 1:
-            raise ValueError("this metadata was not written by iqlite (no 'iqlite' custom metadata, or not one "
-                             "input and one output)")
+        if not isinstance(custom, dict) or not inputs or not outputs:
+            raise ValueError("this metadata was not written by iqlite (no 'iqlite' custom metadata, or no "
+                             "input or output)")
         quantization = custom.get("output_quantization")
+        several = len(inputs) > 1 or len(outputs) > 1
         return cls(
             version=metadata["version"], name=metadata["name"], description=metadata["description"],
             author=metadata["author"], license=metadata["license"], image_size=custom.get("image_size"),
@@ -199,6 +218,9 @@ class ModelInfo:
             input=_tensor_meta(inputs[0]), output=_tensor_meta(outputs[0]),
             preprocessing=custom.get("preprocessing", ""), architecture=custom.get("architecture", {}),
             training_data=custom.get("training_data", {}), metrics=custom.get("metrics", {}),
+            inputs=tuple(_tensor_meta(t) for t in inputs) if several else (),
+            outputs=tuple(_tensor_meta(t) for t in outputs) if several else (),
+            score=custom.get("score") if custom.get("score", {}).get("name") else None,
         )
 
 
@@ -248,8 +270,10 @@ def encode_model_metadata(info: ModelInfo) -> bytes:
     custom_data = json.dumps(info.custom_payload(), sort_keys=True, ensure_ascii=False, allow_nan=False,
                              separators=(",", ":")).encode("utf-8")
     custom = _new(_CustomMetadataT, name=CUSTOM_METADATA_NAME, data=custom_data)
-    subgraph = _new(fb.SubGraphMetadataT, inputTensorMetadata=[_tensor(info.input, info.image_size)],
-                    outputTensorMetadata=[_tensor(info.output, info.image_size)], customMetadata=[custom])
+    subgraph = _new(fb.SubGraphMetadataT,
+                    inputTensorMetadata=[_tensor(t, info.image_size) for t in info.input_tensors],
+                    outputTensorMetadata=[_tensor(t, info.image_size) for t in info.output_tensors],
+                    customMetadata=[custom])
     root = _new(fb.ModelMetadataT, name=info.name, description=info.description, version=info.version,
                 subgraphMetadata=[subgraph], author=info.author, license=info.license,
                 minParserVersion=MIN_PARSER_VERSION)
@@ -458,11 +482,15 @@ def _matched_to_model(info: ModelInfo, model: schema.ModelT) -> ModelInfo:
     if len(model.subgraphs or []) != 1:
         raise ValueError(f"expected a model with one subgraph, found {len(model.subgraphs or [])}")
     graph = model.subgraphs[0]
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise ValueError(f"expected one input and one output, found {len(graph.inputs)} and {len(graph.outputs)}")
-    shape = [int(d) for d in graph.tensors[graph.inputs[0]].shape]
-    if len(shape) != 4 or shape[0] != 1 or shape[1] != shape[2] or shape[3] != 3:
-        raise ValueError(f"expected an input of shape [1, S, S, 3], found {shape}")
+    want_in, want_out = len(info.input_tensors), len(info.output_tensors)
+    if len(graph.inputs) != want_in or len(graph.outputs) != want_out:
+        raise ValueError(f"expected {want_in} input(s) and {want_out} output(s), found {len(graph.inputs)} and "
+                         f"{len(graph.outputs)}")
+    shapes = [[int(d) for d in graph.tensors[i].shape] for i in graph.inputs]
+    shape = shapes[0]
+    for found in shapes:
+        if len(found) != 4 or found[0] != 1 or found[1] != found[2] or found[3] != 3 or found != shape:
+            raise ValueError(f"expected every input of shape [1, S, S, 3], found {shapes}")
     if info.image_size is not None and info.image_size != shape[1]:
         raise ValueError(f"the metadata says image size {info.image_size}, the model's input is {shape[1]}")
     out = graph.tensors[graph.outputs[0]]
@@ -528,8 +556,7 @@ def format_metadata(metadata: dict) -> str:
         q = iqlite.get("output_quantization")
         lines += [
             f"preprocessing (image size {iqlite.get('image_size')}): {iqlite.get('preprocessing')}",
-            "output to stars: " + (f"stars = {q['scale']:.8g} * (q - {q['zero_point']}) for {q['dtype']} q" if q
-                                   else "the float output is the score"),
+            _output_line(q, (iqlite.get("score") or {}).get("name") or "stars"),
             f"architecture: {_compact(iqlite.get('architecture'))}",
             f"training data: {_compact(iqlite.get('training_data'))}",
             f"metrics: {_compact(iqlite.get('metrics'))}",
@@ -537,6 +564,13 @@ def format_metadata(metadata: dict) -> str:
     lines += [f"custom metadata {name!r}: {_compact(value)}" for name, value in custom.items()
               if name != CUSTOM_METADATA_NAME]
     return "\n".join(lines)
+
+
+def _output_line(q: dict | None, unit: str) -> str:
+    """How the first output's integer becomes its value (stars for the photo model, distance, ...)."""
+    if not q:
+        return f"output to {unit}: the float output is the value"
+    return f"output to {unit}: {unit} = {q['scale']:.8g} * (q - {q['zero_point']}) for {q['dtype']} q"
 
 
 def _format_tensor(kind: str, t: dict) -> str:

@@ -59,6 +59,7 @@ __all__ = [
     "DEFAULT_TARGET",
     "INPUT_KEPT",
     "NAMED_TARGETS",
+    "METRICS",
     "SEARCHES",
     "SKIPPED_NAME",
     "STATE_NAME",
@@ -71,7 +72,7 @@ __all__ = [
 ]
 
 CSV_COLUMNS = ("path", "output", "format", "setting", "bytes", "source_bytes", "baseline_bytes", "ssimulacra2",
-               "encodes", "seconds", "target", "note", "error")
+               "iqlite_quality", "encodes", "seconds", "target", "note", "error")
 CSV_NAME = "optimize.csv"
 STATE_NAME = "optimize.state.json"
 SKIPPED_NAME = "optimize.skipped.csv"  # folder entries that are not photos, with the reason (as `export score`)
@@ -82,6 +83,8 @@ DEFAULT_TARGET = 80.0
 #: JPEG XL is opt-in: few browsers display it yet.
 DEFAULT_FORMATS = ("jpeg", "webp", "avif")
 SEARCHES = ("predict", "bisect")
+#: What measures an encode: SSIMULACRA 2, or the on-device perceptual distance's calibrated quality.
+METRICS = ("ssimulacra2", "iqlite")
 # DEFAULT_MAX_ENCODES (imported): the encodes, each decoded and measured, the predicted search may spend per photo.
 #: The everyday baseline the savings are reported against: Pillow's `save(..., "JPEG", quality=85)`.
 BASELINE_QUALITY = 85
@@ -131,6 +134,8 @@ class OptimizeOptions:
     flatten: tuple[int, int, int] | None = None
     predictor: Path | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    metric: str = "ssimulacra2"
+    distance_model: Path | None = None
 
     def checked(self) -> OptimizeOptions:
         """These options with the formats de-duplicated, or `InputError` saying what is wrong."""
@@ -143,6 +148,8 @@ class OptimizeOptions:
         missing = [f for f in self.formats if f not in available_formats()]
         if missing:
             raise InputError(f"{missing[0]} is not available here (JPEG XL needs pillow-jxl-plugin)")
+        if self.metric not in METRICS:
+            raise InputError(f"unknown metric {self.metric!r}; choose from {', '.join(METRICS)}")
         if self.search not in SEARCHES:
             raise InputError(f"unknown search {self.search!r}; choose from {', '.join(SEARCHES)}")
         if self.max_encodes < 1:
@@ -156,7 +163,8 @@ class OptimizeOptions:
         an output found with another predictor still meets the target)."""
         return {"target": self.target, "formats": sorted(self.formats), "search": self.search,
                 "max_encodes": self.max_encodes if self.search == "predict" else None,
-                "keep_metadata": self.keep_metadata, "flatten": list(self.flatten) if self.flatten else None}
+                "keep_metadata": self.keep_metadata, "flatten": list(self.flatten) if self.flatten else None,
+                "metric": self.metric}
 
 
 @dataclass(frozen=True)
@@ -171,7 +179,8 @@ class OptimizeRow:
     bytes: int | None = None
     source_bytes: int | None = None
     baseline_bytes: int | None = None
-    ssimulacra2: float | None = None
+    ssimulacra2: float | None = None  # the measured score with --metric ssimulacra2
+    iqlite_quality: float | None = None  # the measured score with --metric iqlite (same scale)
     encodes: int | None = None
     seconds: float | None = None
     note: str = ""
@@ -188,7 +197,8 @@ class OptimizeRow:
 
         return [self.path, display_path(self.output) if self.output else "", self.format, self.setting,
                 _int_cell(self.bytes), _int_cell(self.source_bytes), _int_cell(self.baseline_bytes),
-                number(self.ssimulacra2, 2), _int_cell(self.encodes), number(self.seconds, 3), f"{self.target:g}",
+                number(self.ssimulacra2, 2), number(self.iqlite_quality, 2), _int_cell(self.encodes),
+                number(self.seconds, 3), f"{self.target:g}",
                 self.note, self.error]
 
 
@@ -400,11 +410,12 @@ def _search(job: _Job, out_dir: Path, options: OptimizeOptions, photo: StoredPho
 
     if photo.animated:  # re-encoding the first frame would silently drop the others
         return _keep_input(job, out_dir, photo, source, row, [*notes, "input kept: it has several frames (an "
-                           "animation or pages); only still photos are re-encoded"], encodes=0)
+                           "animation or pages); only still photos are re-encoded"], encodes=0, options=options)
     try:
-        scorer = ssimulacra2_scorer(pixels)
+        scorer = ssimulacra2_scorer(pixels) if options.metric == "ssimulacra2" else _iqlite_scorer(pixels, options)
     except InputError as err:  # too small to measure: nothing can be promised about a re-encode
-        return _keep_input(job, out_dir, photo, source, row, [*notes, f"input kept: {err}"], encodes=0)
+        return _keep_input(job, out_dir, photo, source, row, [*notes, f"input kept: {err}"], encodes=0,
+                           options=options)
     trials = Trials(pixels, scorer, icc_profile=photo.icc_profile,
                     exif=photo.exif if options.keep_metadata else None)
     if options.search == "predict":
@@ -419,30 +430,67 @@ def _search(job: _Job, out_dir: Path, options: OptimizeOptions, photo: StoredPho
         budget = "at any quality"
     best = result.best
     if best is None:
+        measure = "SSIMULACRA 2" if options.metric == "ssimulacra2" else "iqlite quality"
         return _keep_input(job, out_dir, photo, source, row, [*notes, f"input kept: no {', '.join(formats)} setting "
-                           f"reached SSIMULACRA 2 {options.target:g} {budget}"], encodes=result.encodes)
+                           f"reached {measure} {options.target:g} {budget}"], encodes=result.encodes,
+                           options=options)
     if best.bytes >= len(source):
         return _keep_input(job, out_dir, photo, source, row, [*notes, f"input kept: the smallest version meeting the "
                            f"target ({best.setting.label()}, {best.bytes} bytes) is not smaller than the input"],
-                           encodes=result.encodes)
+                           encodes=result.encodes, options=options)
     name = f"{job.stem}.{file_extension(best.setting.format)}"
     if _same_file(out_dir / name, job.path):
         raise OutputPathError(f"the output {display_path(out_dir / name)} would replace the input; choose another "
                               "--out")
     write_bytes(out_dir / name, best.data)
     return replace(row, output=name, format=best.setting.format, setting=best.setting.label(), bytes=best.bytes,
-                   ssimulacra2=best.score, encodes=result.encodes, note="; ".join(notes))
+                   encodes=result.encodes, note="; ".join(notes), **_measured(options, best.score))
+
+
+_DISTANCE_SCORERS: dict[str, object] = {}
+
+
+def _iqlite_scorer(pixels: np.ndarray, options: OptimizeOptions) -> Callable[[np.ndarray], float]:
+    """Versions of `pixels` scored by the perceptual distance's quality (SSIMULACRA 2 scale). The model is
+    loaded once per process. Transparent photos are compared over a dark and a light background, the lower
+    quality kept, as for SSIMULACRA 2."""
+    from iqlite.export.distance import DistanceScorer
+
+    key = str(options.distance_model)
+    if key not in _DISTANCE_SCORERS:
+        _DISTANCE_SCORERS[key] = DistanceScorer(options.distance_model)
+    scorer: DistanceScorer = _DISTANCE_SCORERS[key]  # type: ignore[assignment]
+    if pixels.shape[2] == 3:
+        return lambda version: scorer.quality(scorer.distance(pixels, np.ascontiguousarray(version[..., :3])))
+    backgrounds = [np.array(colour, np.float64) for colour in ((26, 26, 26), (230, 230, 230))]
+    references = [_over(pixels, bg) for bg in backgrounds]
+
+    def score_rgba(version: np.ndarray) -> float:
+        return min(scorer.quality(scorer.distance(ref, _over(version, bg)))
+                   for ref, bg in zip(references, backgrounds, strict=True))
+
+    return score_rgba
+
+
+def _over(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
+    alpha = rgba[..., 3:4].astype(np.float64) / 255.0
+    return np.round(alpha * rgba[..., :3] + (1.0 - alpha) * background).astype(np.uint8)
+
+
+def _measured(options: OptimizeOptions, score: float) -> dict[str, float]:
+    """The row field the chosen metric's score goes into."""
+    return {"ssimulacra2" if options.metric == "ssimulacra2" else "iqlite_quality": score}
 
 
 def _keep_input(job: _Job, out_dir: Path, photo: StoredPhoto, source: bytes, row: OptimizeRow, notes: list[str],
-                encodes: int) -> OptimizeRow:
+                encodes: int, options: OptimizeOptions) -> OptimizeRow:
     """The input's own bytes under its own extension: never a file larger than the source."""
     suffix = job.path.suffix or "." + _PILLOW_EXTENSIONS.get(photo.format, photo.format.lower() or "bin")
     name = job.stem + suffix
     if not _same_file(out_dir / name, job.path):  # the input itself is already there as it should be
         write_bytes(out_dir / name, source)
     return replace(row, output=name, format=photo.format.lower(), setting=INPUT_KEPT, bytes=len(source),
-                   ssimulacra2=100.0, encodes=encodes, note="; ".join(notes))
+                   encodes=encodes, note="; ".join(notes), **_measured(options, 100.0))
 
 
 def _run_job(job: _Job, out_dir: Path, options: OptimizeOptions) -> tuple[int, OptimizeRow]:

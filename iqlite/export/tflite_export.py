@@ -46,6 +46,7 @@ __all__ = [
     "ExportError",
     "ExportReport",
     "convert_float",
+    "convert_full_int8",
     "check_budget",
     "convert_int8",
     "fixed_size_model",
@@ -176,19 +177,25 @@ def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInf
     """
     size = _fixed_input_size(model)
     rep = _checked_representative(representative, size)
+    converted = convert_full_int8(model, _batches_of_one(rep))
+    pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX) if pin_output else converted
+    _check_input_is_raw_pixels(pinned)
+    return with_metadata(pinned, info, rep[:3])
+
+
+def convert_full_int8(model: keras.Model, representative: Callable[[], Iterator[list[np.ndarray]]]) -> bytes:
+    """Full-integer int8 .tflite bytes with uint8 inputs and outputs, ranges calibrated on `representative`
+    (a generator of input lists): the one converter set-up of every iqlite int8 model."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = _batches_of_one(rep)
+    converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.uint8
     converter.inference_output_type = tf.uint8
     with warnings.catch_warnings():
         # Raised for every uint8-input conversion; the statistics come from the representative photos.
         warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
-        converted = converter.convert()
-    pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX) if pin_output else converted
-    _check_input_is_raw_pixels(pinned)
-    return with_metadata(pinned, info, rep[:3])
+        return converter.convert()
 
 
 def with_metadata(content: bytes, info: ModelInfo | None, check_images: np.ndarray) -> bytes:

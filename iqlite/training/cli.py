@@ -224,6 +224,27 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--exclude", type=Path, help="text file of source ids (one per line) to leave out, e.g. a "
                     "benchmark's test photos")
     add_max_megapixels(cp, "largest source accepted, in megapixels")
+
+    dm = add_command(
+        sub, "distance", cmd_distance,
+        help="fit the perceptual distance (LPIPS-style, on the backbone) to SSIMULACRA 2 on ladders and flaws",
+        description=(
+            "Measure every version of every ladder source (its compression ladder, re-encoded, plus blur, motion "
+            "blur, noise, exposure, contrast and downscaling at 4 levels): SSIMULACRA 2 and the per-channel "
+            "backbone feature differences. Then fit non-negative channel weights and a monotone calibration to "
+            "SSIMULACRA 2, with a 2AFC ranking term; the ranking weight is chosen by cross-validation over the "
+            "training sources. One source in five (fixed by its name) is held out and only reported. Writes "
+            "OUT/distance_fit.json for 'python -m export distance-model'. Resumable (one part per source). "
+            "SSIMULACRA 2 stands in for human judgement."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    dm.add_argument("--ladders", type=Path, nargs="+", required=True, help="folders written by compression-ladders")
+    dm.add_argument("--sources", type=Path, nargs="+", required=True, help="the folders the ladders were made from")
+    dm.add_argument("--out", type=Path, required=True, help="output folder (distance_fit.json, pair_data.json, parts/)")
+    dm.add_argument("--workers", type=int, default=2, help="parallel processes")
+    dm.add_argument("--limit", type=int, help="use only the first N sources of each ladder table")
+    dm.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, none (tests) or an .h5 file")
     return parser
 
 
@@ -356,6 +377,14 @@ def cmd_compression_predictor(args: argparse.Namespace, parser: argparse.Argumen
     predictor.save(args.out)
     counts = ", ".join(f"{arm} {n}" for arm, n in predictor.meta["sources_per_arm"].items())
     print(f"wrote {args.out}: fitted on {predictor.meta['sources']} sources ({counts})")
+    return 0
+
+
+def cmd_distance(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.training.perceptual.run import train_distance
+
+    train_distance(args.ladders, args.sources, args.out, weights=args.weights, workers=args.workers,
+                   limit=args.limit)
     return 0
 
 

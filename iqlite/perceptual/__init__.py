@@ -1,0 +1,1 @@
+"""Perceptual distance and saliency: the TensorFlow-free parts."""
