@@ -238,3 +238,11 @@ def test_optimize_with_the_iqlite_metric_meets_the_target_by_that_metric(tiny_mo
     written = decode((tmp_path / "out" / row["output"]).read_bytes())[..., :3]
     quality = scorer.quality(scorer.distance(rgb, written))
     assert quality == pytest.approx(float(row["iqlite_quality"]), abs=0.01) and quality >= 80
+
+
+def test_export_score_points_a_distance_model_to_export_distance(tiny_model: Path) -> None:
+    from iqlite.export.model_file import ModelFileError
+    from iqlite.export.tflite_runner import TFLiteScorer
+
+    with pytest.raises(ModelFileError, match="export distance"):
+        TFLiteScorer(tiny_model)

@@ -47,6 +47,9 @@ class TFLiteScorer:
         self.model_path = path
         self.num_threads = num_threads
         inputs, outputs = self._interpreter.get_input_details(), self._interpreter.get_output_details()
+        if len(inputs) == 2 and {d["name"] for d in inputs} == {"reference", "distorted"}:
+            raise ModelFileError(f"{path}: this is a perceptual distance model (a reference and a distorted photo "
+                                 "in); measure pairs with `python -m export distance --ref REF --model ...`")
         if len(inputs) != 1 or len(outputs) != 1:
             raise ModelFileError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
         inp, out = inputs[0], outputs[0]
