@@ -25,6 +25,7 @@ from pathlib import Path
 from iqlite.training.core.cli_fields import add_field_options, apply_options
 from iqlite.training.core.cli_help import HelpFormatter, add_command, add_max_megapixels, max_pixels_from, run_command
 from iqlite.training.core.errors import InputError
+from iqlite.training.ratings.cleaning import CLEANING_METHODS
 from iqlite.training.ratings.hidden_tests import HiddenTestConfig
 from iqlite.training.ratings.rater_profiles import ProfileConfig
 from iqlite.training.regressor.config import TrainConfig, crop_side
@@ -175,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, required=True, help="clean scores CSV to write")
     r.add_argument("--report", type=Path, help="report folder (default: next to --out, named <out>_report)")
     r.add_argument("--pairs", type=Path, help="pairwise choices CSV (image_a, image_b, winner[, rater])")
+    r.add_argument("--cleaning", choices=CLEANING_METHODS, default="auto",
+                   help="joint: rater bias, noise and kind fitted with the scores, shrunk toward the crowd (best "
+                   "when raters see few photos); profiles: per-rater thresholds; auto: joint on graded scales, "
+                   "profiles on good/bad votes")
     r.add_argument("--image-column")
     r.add_argument("--rater-column")
     r.add_argument("--vote-column")
@@ -393,7 +398,7 @@ def cmd_ratings(args: argparse.Namespace, parser: argparse.ArgumentParser) -> in
 
     report = args.report or args.out.with_name(args.out.stem + "_report")
     clean_votes_file(args.votes, tuple(args.score_range), args.out, report, pairs=args.pairs,
-                     profile_config=apply_options(ProfileConfig(), args),
+                     method=args.cleaning, profile_config=apply_options(ProfileConfig(), args),
                      hidden_config=apply_options(HiddenTestConfig(), args), image_column=args.image_column,
                      rater_column=args.rater_column, vote_column=args.vote_column)
     return 0

@@ -9,7 +9,10 @@ corrected and why. Modules:
 - `hidden_tests`: raters who fail gold items or contradict themselves on repeated items;
 - `rater_profiles`: each rater's offset from, and disagreement with, the other raters; random, binary,
   biased and quality raters placed on that map;
-- `cleaning`: drop random and binary voters, correct biased ones, recompute scores and their confidence;
+- `joint_model`: each rater's bias, noise and kind (honest, random, binary) fitted jointly with the scores,
+  shrunk toward the crowd, so raters who voted on few photos are judged by the crowd's evidence as well;
+- `cleaning`: drop random and binary voters, correct biased ones, recompute scores and their confidence
+  (with the joint model by default on graded scales, with the rater profiles on good/bad votes);
 - `standard_methods`: ITU-R BT.500 observer screening, ITU-T P.913 bias removal, and the maximum-likelihood
   subject model of Li and Bampis, for comparison;
 - `pairwise`: Bradley–Terry scores from pairwise choices, fused with the MOS;

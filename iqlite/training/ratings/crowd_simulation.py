@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RATER_KINDS", "SimulatedCrowd", "simulate_crowd"]
+__all__ = ["RATER_KINDS", "ROGUE_KINDS", "SimulatedCrowd", "oracle_scores", "simulate_crowd"]
 
 RATER_KINDS = ("quality", "biased", "binary", "random")
+ROGUE_KINDS = ("binary", "random")
 GOLD_TRUTH = 4.5
 
 
@@ -34,6 +35,10 @@ class SimulatedCrowd:
     kinds: list[str]  # per rater
     bias: np.ndarray  # per rater, stars
     rows: list[tuple[str, str, int, str, str]]  # long format: image, rater, Likert vote 1–5, gold, repeat
+
+    def rogue(self) -> np.ndarray:
+        """Per rater: a voter whose answers carry no graded information (binary or random)."""
+        return np.isin(np.array(self.kinds), ROGUE_KINDS)
 
     def to_csv(self) -> str:
         """The crowd as the votes CSV `python -m training ratings` reads (Likert 1–5)."""
@@ -99,3 +104,16 @@ def simulate_crowd(truth: np.ndarray, votes_per_image: int, shares: dict[str, fl
         for i in rng.choice(rated, size=min(repeats, len(rated)), replace=False):
             rows.append((f"img{i:04d}.jpg", f"r{j:03d}", vote(truth[i], j), "", "1"))
     return SimulatedCrowd(truth, matrix, kinds, bias, rows)
+
+
+def oracle_scores(crowd: SimulatedCrowd) -> np.ndarray:
+    """What cleaning could reach if it knew the simulation: rogue raters dropped, every honest rater's true
+    bias subtracted, the rest averaged (NaN where only rogues voted). The ceiling a method is judged against;
+    it still carries each honest rater's noise and the Likert rounding, which no cleaning can remove.
+    """
+    honest = ~crowd.rogue()
+    kept = np.where(honest[None, :], np.clip(crowd.matrix - crowd.bias[None, :], 0.0, 5.0), np.nan)
+    voted = ~np.isnan(kept)
+    n = voted.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.where(voted, kept, 0.0).sum(1) / np.maximum(n, 1), np.nan)

@@ -10,6 +10,7 @@ import numpy as np
 from iqlite.training.core import atomic
 from iqlite.training.ratings.cleaning import CleaningResult, clean_crowd
 from iqlite.training.ratings.hidden_tests import HiddenTestConfig
+from iqlite.training.ratings.joint_model import KINDS
 from iqlite.training.ratings.rater_profiles import RATER_CLASSES, ProfileConfig
 from iqlite.training.ratings.report import write_report, write_scores
 from iqlite.training.ratings.votes import read_votes
@@ -18,7 +19,7 @@ __all__ = ["clean_votes_file"]
 
 
 def clean_votes_file(votes: str | os.PathLike, score_range: tuple[float, float], out: str | os.PathLike,
-                     report: str | os.PathLike, *, pairs: str | os.PathLike | None = None,
+                     report: str | os.PathLike, *, pairs: str | os.PathLike | None = None, method: str = "auto",
                      profile_config: ProfileConfig = ProfileConfig(),
                      hidden_config: HiddenTestConfig = HiddenTestConfig(), image_column: str | None = None,
                      rater_column: str | None = None, vote_column: str | None = None, log=print) -> CleaningResult:
@@ -26,7 +27,12 @@ def clean_votes_file(votes: str | os.PathLike, score_range: tuple[float, float],
                        vote_column=vote_column)
     log(f"{votes}: {len(crowd.stars)} votes by {len(crowd.raters)} raters on {len(crowd.images)} photos "
         f"(scale {score_range[0]:g}–{score_range[1]:g} -> 0–5 stars)")
-    result = clean_crowd(crowd, profile_config=profile_config, hidden_config=hidden_config)
+    result = clean_crowd(crowd, profile_config=profile_config, hidden_config=hidden_config, method=method)
+    if result.joint is not None:
+        shares = ", ".join(f"{kind} {share:.0%}" for kind, share in zip(KINDS, result.joint.shares, strict=True))
+        log(f"cleaning: joint model of scores and raters (crowd shares: {shares})")
+    else:
+        log("cleaning: rater profiles")
     scores = score_std = None
     if pairs is not None:
         scores, score_std = _fuse_pairs(result, pairs, log)
