@@ -69,14 +69,14 @@ def _measure_source(path: str, source: str, names: list[str], model: str) -> dic
     import tensorflow as tf
 
     from iqlite.export.distance import DistanceScorer
-    from iqlite.perceptual.versions import distortion_versions, ladder_versions, make_version
+    from iqlite.perceptual.versions import make_version, versions_by_name
     from iqlite.training.core.images import load_rgb
     from iqlite.training.perceptual.pair_data import source_seed
 
     tf.config.threading.set_intra_op_parallelism_threads(1)
     scorer = DistanceScorer(model)
     rgb = load_rgb(path)
-    by_name = {v.name: v for v in ladder_versions() + distortion_versions()}
+    by_name = versions_by_name()
     int8, msssim = [], []
     ref = tf.constant(rgb[None], tf.float32)
     for name in names:
@@ -154,9 +154,8 @@ def run(pair_data: Path, model: Path, workers: int) -> dict[str, Any]:
     }
     total = sum(fit.channels)
     scales = np.asarray(fit.scales)
-    alive = np.asarray(fit.weights) >= 0  # every channel; dead ones have scale 1 and statistic ~0
     deep = np.concatenate([np.full(c, tap != PIXELS) for tap, c in zip(TAPS, fit.channels, strict=True)])
-    values["uniform"] = (test.statistics[:, :total][:, deep & alive] / scales[deep & alive]).sum(axis=1)
+    values["uniform"] = (test.statistics[:, :total][:, deep] / scales[deep]).sum(axis=1)  # dead channels: ~0
     pairs = clear_pairs(test.sources, test.ssimulacra2)
     parity = {"srcc_float_int8": srcc(values["ours_float"], values["ours_int8"], higher_is_better=True),
               "mean_abs_distance_diff": float(np.mean(np.abs(values["ours_float"] - values["ours_int8"]))),

@@ -15,10 +15,11 @@ import pytest
 from PIL import Image
 
 from iqlite.perceptual.agreement import agreement, clear_pairs, srcc
+from iqlite.perceptual.calibration import quality_of
 from iqlite.perceptual.tiles import tile_origins, tiles
 from iqlite.perceptual.versions import distortion_versions, ladder_versions, make_version
 from iqlite.training.core.errors import InputError
-from iqlite.training.perceptual.fit import calibration_knots, fit_distance, quality_of
+from iqlite.training.perceptual.fit import calibration_knots, fit_distance
 from iqlite.training.perceptual.pair_data import PairData, is_test_source
 from tests.conftest import textured_photo
 

@@ -17,7 +17,6 @@ TensorFlow is never imported here.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from ai_edge_litert.interpreter import Interpreter
 
 from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata
 from iqlite.export.model_file import ModelFileError, check_tflite_file, describe_load_error
-from iqlite.perceptual.tiles import tile_origins, tiles
+from iqlite.perceptual.calibration import quality_of
+from iqlite.perceptual.tiles import tiles
 from iqlite.training.core.atomic import write_csv
 from iqlite.training.core.errors import InputError, display_path
 from iqlite.training.core.images import DEFAULT_MAX_PIXELS, ImageLoadError, load_rgb
@@ -59,9 +59,9 @@ class DistanceScorer:
         self.model_path = path
         inputs = {d["name"]: d for d in self._interpreter.get_input_details()}
         outputs = {d["name"]: d for d in self._interpreter.get_output_details()}
-        try:
-            self._reference, self._distorted = (_named(inputs, "reference"), _named(inputs, "distorted"))
-            self._distance, self._map = _named(outputs, "distance"), _named(outputs, "distance_map")
+        try:  # the exporter names the tensors after their signature keys
+            self._reference, self._distorted = inputs["reference"], inputs["distorted"]
+            self._distance, self._map = outputs["distance"], outputs["distance_map"]
         except KeyError as err:
             raise ModelFileError(f"{display_path(path)}: not an iqlite distance model (no {err} tensor; inputs "
                                  f"{sorted(inputs)}, outputs {sorted(outputs)})") from None
@@ -79,9 +79,7 @@ class DistanceScorer:
         if xs is None or ys is None:
             raise ModelFileError(f"{display_path(self.model_path)}: its metadata has no quality calibration; export "
                                  "it with `python -m export distance-model`")
-        if distance > xs[-1]:
-            return float(ys[-1] + (ys[-1] - ys[-2]) / (xs[-1] - xs[-2]) * (distance - xs[-1]))
-        return float(np.interp(distance, xs, ys))
+        return float(quality_of(distance, xs, ys))
 
     def raw_tile_outputs(self, reference_tile: np.ndarray, distorted_tile: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The model's raw output tensors (uint8 for the int8 model) for one pair of tiles: `distance` and
@@ -108,7 +106,7 @@ class DistanceScorer:
         plain = float(np.mean([d for d, _ in outputs]))
         if saliency is None:
             return plain
-        weights = _tile_weights(np.asarray(saliency, np.float64), reference.shape[:2], self.tile,
+        weights = _cell_weights(np.asarray(saliency, np.float64), reference.shape[:2], self.tile,
                                 outputs[0][1].shape[0])
         maps = np.stack([m for _, m in outputs])
         if float(maps.sum()) <= 0.0 or float(weights.sum()) <= 0.0:
@@ -120,13 +118,6 @@ class DistanceScorer:
         """(distance, quality) of a pair."""
         distance = self.distance(reference, distorted, saliency)
         return distance, self.quality(distance)
-
-
-def _named(details: dict[str, dict], name: str) -> dict:
-    for key, detail in details.items():
-        if key == name or key.endswith(f"_{name}") or key.split(":")[0].endswith(name):
-            return detail
-    raise KeyError(name)
 
 
 def _as_input(tile: np.ndarray, detail: dict) -> np.ndarray:
@@ -151,20 +142,14 @@ def _checked_pair(reference: np.ndarray, distorted: np.ndarray) -> tuple[np.ndar
     return reference, distorted
 
 
-def _tile_weights(saliency: np.ndarray, shape: tuple[int, int], tile: int, grid: int) -> np.ndarray:
-    """The saliency averaged over each cell of every tile's map grid: (tiles, grid, grid)."""
+def _cell_weights(saliency: np.ndarray, shape: tuple[int, int], tile: int, grid: int) -> np.ndarray:
+    """The saliency averaged over each cell of every tile's map grid: (tiles, grid, grid), cut as the photo is."""
     if saliency.shape != shape:
         raise InputError(f"the saliency map is {saliency.shape[1]}x{saliency.shape[0]}, the photos "
                          f"{shape[1]}x{shape[0]}")
-    padded_h, padded_w = max(shape[0], tile), max(shape[1], tile)
-    padded = np.pad(saliency, ((0, padded_h - shape[0]), (0, padded_w - shape[1])), mode="symmetric")
     cell = tile // grid
-    out = []
-    for y in tile_origins(padded_h, tile):
-        for x in tile_origins(padded_w, tile):
-            block = padded[y:y + tile, x:x + tile]
-            out.append(block.reshape(grid, cell, grid, cell).mean(axis=(1, 3)))
-    return np.clip(np.stack(out), 0.0, None)
+    blocks = tiles(saliency, tile).reshape(-1, grid, cell, grid, cell).mean(axis=(2, 4))
+    return np.clip(blocks, 0.0, None)
 
 
 @dataclass(frozen=True)
@@ -213,7 +198,3 @@ def distance_rows(reference: str | os.PathLike, distorted: Sequence[str | os.Pat
 
 def write_distance_csv(rows: Sequence[DistanceRow], out: str | os.PathLike) -> None:
     write_csv(out, list(CSV_COLUMNS), [r.cells() for r in rows])
-
-
-def describe(scorer: DistanceScorer) -> str:
-    return json.dumps({"model": str(scorer.model_path), "tile": scorer.tile})

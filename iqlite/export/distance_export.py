@@ -25,15 +25,20 @@ from pathlib import Path
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as schema
-from ai_edge_litert.interpreter import Interpreter
 from scipy.stats import spearmanr
 
 from iqlite.compression.ladder_run import list_sources
 from iqlite.export.compact import compact_tflite
 from iqlite.export.metadata import ModelInfo, TensorMeta, embed_metadata
-from iqlite.export.tflite_export import DEFAULT_BUDGET_BYTES, ExportError, check_budget, convert_full_int8
+from iqlite.export.tflite_export import (
+    DEFAULT_BUDGET_BYTES,
+    ExportError,
+    check_budget,
+    check_inputs_are_raw_pixels,
+    convert_full_int8,
+)
 from iqlite.perceptual.tiles import TILE, tiles
-from iqlite.perceptual.versions import distortion_versions, ladder_versions, make_version
+from iqlite.perceptual.versions import all_versions, make_version, versions_by_name
 from iqlite.training.core.atomic import write_bytes
 from iqlite.training.core.errors import InputError, display_path
 from iqlite.training.core.images import load_rgb
@@ -76,7 +81,7 @@ def tile_pairs(source_dirs: Sequence[Path], *, test: bool, sources: int = 40, pe
         raise InputError(f"no {'test' if test else 'training'} sources under "
                          f"{', '.join(display_path(d) for d in source_dirs)}")
     rng = np.random.default_rng(seed)
-    versions = ladder_versions() + distortion_versions()
+    versions = all_versions()
     pairs = []
     for index in rng.permutation(len(found))[:sources]:
         path, name = found[index]
@@ -124,14 +129,6 @@ def _run(content: bytes, pairs: np.ndarray) -> np.ndarray:
 
     scorer = DistanceScorer(content)
     return np.asarray([scorer.tile_outputs(pair[0], pair[1])[0] for pair in pairs])
-
-
-def _check_raw_pixel_inputs(content: bytes) -> None:
-    for detail in Interpreter(model_content=content).get_input_details():
-        scale, zero_point = detail["quantization"]
-        if np.dtype(detail["dtype"]) != np.uint8 or (float(scale), int(zero_point)) != (1.0, 0):
-            raise ExportError(f"input {detail['name']} came out as {detail['dtype']} scale {scale}, zero point "
-                              f"{zero_point} instead of uint8 1, 0: apps feeding raw pixels would get wrong distances")
 
 
 def distance_info(fit: DistanceFit, metrics: dict) -> ModelInfo:
@@ -185,7 +182,7 @@ def _int8_calibration(content: bytes, run_dir: Path, source_dirs: Sequence[Path]
     if missing:
         raise InputError(f"source {missing[0]!r} of {display_path(run_dir)} is not under the --sources folders")
     scorer = DistanceScorer(content)
-    by_name = {v.name: v for v in ladder_versions() + distortion_versions()}
+    by_name = versions_by_name()
     distances, truth = [], []
     for source in pick:
         rgb = load_rgb(paths[source])
@@ -213,7 +210,7 @@ def export_distance(run_dir: str | os.PathLike, source_dirs: Sequence[Path], out
     held_out = tile_pairs(source_dirs, test=True, sources=20, seed=1)
     log(f"calibrating int8 on {len(representative)} tile pairs of training sources ...")
     content = quantize_distance(model, representative)
-    _check_raw_pixel_inputs(content)
+    check_inputs_are_raw_pixels(content)
     float_content = _float_bytes(model)
     float_d, int8_d = _run(float_content, held_out), _run(content, held_out)
     parity = {"held_out_tile_pairs": len(held_out),

@@ -462,19 +462,14 @@ def _iqlite_scorer(pixels: np.ndarray, options: OptimizeOptions) -> Callable[[np
     scorer: DistanceScorer = _DISTANCE_SCORERS[key]  # type: ignore[assignment]
     if pixels.shape[2] == 3:
         return lambda version: scorer.quality(scorer.distance(pixels, np.ascontiguousarray(version[..., :3])))
-    backgrounds = [np.array(colour, np.float64) for colour in ((26, 26, 26), (230, 230, 230))]
-    references = [_over(pixels, bg) for bg in backgrounds]
+    backgrounds = ((26, 26, 26), (230, 230, 230))  # SSIMULACRA 2's dark and light backgrounds (0.1, 0.9)
+    references = [_flatten(pixels, bg) for bg in backgrounds]
 
     def score_rgba(version: np.ndarray) -> float:
-        return min(scorer.quality(scorer.distance(ref, _over(version, bg)))
+        return min(scorer.quality(scorer.distance(ref, _flatten(version, bg)))
                    for ref, bg in zip(references, backgrounds, strict=True))
 
     return score_rgba
-
-
-def _over(rgba: np.ndarray, background: np.ndarray) -> np.ndarray:
-    alpha = rgba[..., 3:4].astype(np.float64) / 255.0
-    return np.round(alpha * rgba[..., :3] + (1.0 - alpha) * background).astype(np.uint8)
 
 
 def _measured(options: OptimizeOptions, score: float) -> dict[str, float]:

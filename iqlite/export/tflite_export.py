@@ -48,6 +48,7 @@ __all__ = [
     "convert_float",
     "convert_full_int8",
     "check_budget",
+    "check_inputs_are_raw_pixels",
     "convert_int8",
     "fixed_size_model",
     "load_run",
@@ -179,7 +180,7 @@ def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInf
     rep = _checked_representative(representative, size)
     converted = convert_full_int8(model, _batches_of_one(rep))
     pinned = pin_output_range(converted, STAR_MIN, SCORE_MAX) if pin_output else converted
-    _check_input_is_raw_pixels(pinned)
+    check_inputs_are_raw_pixels(pinned)
     return with_metadata(pinned, info, rep[:3])
 
 
@@ -306,11 +307,14 @@ def _batches_of_one(images: np.ndarray) -> Callable[[], Iterator[list[np.ndarray
     return generate
 
 
-def _check_input_is_raw_pixels(content: bytes) -> None:
-    scale, zero_point = _io_details(content)[0]["quantization"]
-    if (float(scale), int(zero_point)) != (1.0, 0):
-        raise ExportError(f"the uint8 input came out with scale {scale}, zero point {zero_point} instead of 1, 0: "
-                          "apps feeding raw pixels would get wrong scores")
+def check_inputs_are_raw_pixels(content: bytes) -> None:
+    """Every input of an int8 model must be uint8 with scale 1, zero point 0: apps hand over pixel bytes."""
+    for detail in Interpreter(model_content=content).get_input_details():
+        scale, zero_point = detail["quantization"]
+        if np.dtype(detail["dtype"]) != np.uint8 or (float(scale), int(zero_point)) != (1.0, 0):
+            raise ExportError(f"the input {detail['name']} came out as {np.dtype(detail['dtype'])} with scale "
+                              f"{scale}, zero point {zero_point} instead of uint8 1, 0: apps feeding raw pixels "
+                              "would get wrong outputs")
 
 
 def raw_outputs(content: bytes, images: np.ndarray) -> np.ndarray:

@@ -35,11 +35,11 @@ def _padded(rgb: np.ndarray, tile: int) -> np.ndarray:
     pad_y, pad_x = max(0, tile - height), max(0, tile - width)
     if not (pad_y or pad_x):
         return rgb
-    return np.pad(rgb, ((0, pad_y), (0, pad_x), (0, 0)), mode="symmetric")
+    return np.pad(rgb, ((0, pad_y), (0, pad_x)) + ((0, 0),) * (rgb.ndim - 2), mode="symmetric")
 
 
 def tiles(rgb: np.ndarray, tile: int = TILE) -> np.ndarray:
-    """(N, tile, tile, 3) uint8 tiles of an HxWx3 photo, row by row."""
+    """(N, tile, tile, ...) tiles of an HxW[xC] array (a photo, or a map over it), row by row."""
     padded = _padded(np.asarray(rgb), tile)
     height, width = padded.shape[:2]
     return np.stack([padded[y:y + tile, x:x + tile] for y in tile_origins(height, tile)

@@ -23,8 +23,8 @@ from iqlite.compression.codecs import Setting, decode, encode
 from iqlite.compression.ladders import ladder_settings
 from iqlite.training.data.distortions import LEVELS, distort
 
-__all__ = ["DISTORTION_KINDS", "DOWNSCALE_FACTORS", "FAMILIES", "Version", "distortion_versions",
-           "ladder_versions", "make_version"]
+__all__ = ["DISTORTION_KINDS", "DOWNSCALE_FACTORS", "FAMILIES", "Version", "all_versions", "distortion_versions",
+           "ladder_versions", "make_version", "versions_by_name"]
 
 #: Camera flaws used (from iqlite.training.data.distortions), each at levels 1-4.
 DISTORTION_KINDS: tuple[str, ...] = ("blur", "motion_blur", "noise", "underexposure", "overexposure", "low_contrast")
@@ -62,6 +62,16 @@ def distortion_versions() -> list[Version]:
     versions += [Version(name=f"downscale {factor:g}", family="downscale", factor=factor)
                  for factor in DOWNSCALE_FACTORS]
     return versions
+
+
+def all_versions() -> list[Version]:
+    """Every version of a source: the ladder, then the non-compression ones (the pair data's order)."""
+    return ladder_versions() + distortion_versions()
+
+
+def versions_by_name() -> dict[str, Version]:
+    """`all_versions` by name (the pair data stores names; benchmarks and the export regenerate from them)."""
+    return {v.name: v for v in all_versions()}
 
 
 def _downscaled(rgb: np.ndarray, factor: float) -> np.ndarray:

@@ -24,9 +24,10 @@ import numpy as np
 from scipy.optimize import isotonic_regression, minimize
 
 from iqlite.perceptual.agreement import CLEAR_GAP, clear_pairs
+from iqlite.perceptual.calibration import quality_of
 from iqlite.training.perceptual.pair_data import PairData
 
-__all__ = ["DistanceFit", "STATISTICS", "calibration_knots", "fit_distance", "quality_of"]
+__all__ = ["DistanceFit", "STATISTICS", "calibration_knots", "fit_distance"]
 
 STATISTICS = ("l1", "l2")  # mean |difference| or mean squared difference per channel
 KNOTS = 40
@@ -60,15 +61,6 @@ class DistanceFit:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def quality_of(distance: np.ndarray, knots_distance: list[float], knots_quality: list[float]) -> np.ndarray:
-    """The calibration: piecewise linear through the knots, extended linearly past the last one."""
-    d = np.asarray(distance, np.float64)
-    xs, ys = np.asarray(knots_distance), np.asarray(knots_quality)
-    inside = np.interp(d, xs, ys)
-    slope = (ys[-1] - ys[-2]) / (xs[-1] - xs[-2])
-    return np.where(d > xs[-1], ys[-1] + slope * (d - xs[-1]), inside)
 
 
 def _select(statistics: np.ndarray, statistic: str, channels: list[int]) -> np.ndarray:

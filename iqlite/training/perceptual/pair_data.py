@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import zlib
 from collections.abc import Callable, Sequence
@@ -31,7 +30,7 @@ from iqlite.compression.ladder_run import list_sources
 from iqlite.compression.ladders import read_ladder_table
 from iqlite.compression.metrics import Ssimulacra2Reference, psnr, ssim
 from iqlite.perceptual.tiles import TILE
-from iqlite.perceptual.versions import Version, distortion_versions, ladder_versions, make_version
+from iqlite.perceptual.versions import Version, all_versions, distortion_versions, make_version, versions_by_name
 from iqlite.training.core.atomic import atomic_path, write_json
 from iqlite.training.core.errors import InputError, display_path
 from iqlite.training.core.images import load_rgb
@@ -108,7 +107,7 @@ def _measure(job: _Job, out: Path) -> tuple[str, int, str]:
     stats.set_reference(rgb)  # type: ignore[attr-defined]
     reference = Ssimulacra2Reference(rgb)
     seed = source_seed(job.source)
-    by_label = {v.name: v for v in ladder_versions()}
+    by_label = versions_by_name()
     rows: list[tuple[Version, float, float, float, np.ndarray]] = []
     for label, score, p, s in job.ladder:
         if label in by_label:
@@ -159,7 +158,7 @@ def build_pair_data(ladder_dirs: Sequence[Path], source_dirs: Sequence[Path], ou
     out = Path(out)
     jobs = _jobs(ladder_dirs, source_dirs, limit)
     manifest = {"data_version": DATA_VERSION, "tile": TILE, "weights": Path(str(weights)).name if weights else None,
-                "versions": [v.name for v in ladder_versions()] + [v.name for v in distortion_versions()]}
+                "versions": [v.name for v in all_versions()]}
     manifest_path = out / "pair_data.json"
     if manifest_path.exists():
         earlier = json.loads(manifest_path.read_text(encoding="utf-8"))
@@ -203,7 +202,3 @@ def load_pair_data(out: Path) -> PairData:
         psnr=np.concatenate([z["psnr"] for z in loaded]), ssim=np.concatenate([z["ssim"] for z in loaded]),
         statistics=np.concatenate([z["statistics"] for z in loaded]), channels=channels,
     )
-
-
-def default_workers() -> int:
-    return max(1, min(4, (os.cpu_count() or 1)))
