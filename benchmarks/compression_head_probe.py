@@ -89,7 +89,8 @@ def run(sources: int) -> dict[str, Any]:
 
     test_settings = {s.label(): s for s in awareness_versions()}
     test = []
-    for record in json.loads(AWARENESS.read_text())["records"]:
+    awareness = json.loads(AWARENESS.read_text())
+    for record in next(r for r in awareness["rows"] if r["set"] == "livec")["records"]:
         rgb = load_rgb(LIVEC / "images" / record["photo"])
         labels = list(record["ssimulacra2"])
         decoded = [decode(encode(rgb, test_settings[label]))[..., :3] for label in labels]

@@ -3,6 +3,7 @@
     python -m export tflite --model runs/mine --images photos/ --out model.tflite     # int8, <= 450 KB
     python -m export score --model model.tflite --out scores.csv photos/ extra.jpg
     python -m export score --reasons --out scores.csv photos/                          # + flaw reason codes
+    python -m export score --engine ray --workers 2 --out scores.parquet manifest.csv  # on Ray Data (docs/scale.md)
     python -m export optimize photos/ --out small/ --target high   # smallest JPEG/WebP/AVIF meeting SSIMULACRA 2 80
     python -m export info model.tflite [--json]
     python -m export golden --model model.tflite --out tests/golden/iqlite.json
@@ -101,26 +102,38 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = add_command(
         sub, "score", cmd_score,
-        help="score photos with a .tflite model into a CSV (path,score,stars,error[,reasons])",
+        help="score photos with a .tflite model into a CSV or Parquet table (path,score,stars,error[,reasons])",
         description=(
-            "Score image files and folders (searched recursively) with a .tflite model. Writes one CSV row per "
+            "Score image files and folders (searched recursively) with a .tflite model. Writes one row per "
             "file: the 0–5 score, the score rounded to half stars, or the error for a file that could not be "
             "read. With --reasons, a last column lists the flaws a seller can fix, most severe first, as codes "
             "joined by ';' (empty when none), such as too_dark or blurry (all codes: training/flaws/flaw_reasons.py). "
+            "Inputs may also be glob patterns (quoted), manifests (.csv or .parquet with a path column) and URIs "
+            "pyarrow reads (s3://, gs://, file://). --engine ray scores on Ray Data workers, here or on a cluster, "
+            "with the same rows, and resumes an interrupted run with the same --out (docs/scale.md). "
             "Exits 0 if at least one photo was scored."
         ),
         formatter_class=HelpFormatter,
     )
-    s.add_argument("inputs", nargs="+", metavar="FILES_OR_DIRS", help="images and folders of images")
+    s.add_argument("inputs", nargs="+", metavar="FILES_OR_DIRS",
+                   help="images, folders of images, glob patterns, manifests (.csv/.parquet), or their URIs")
     s.add_argument("--model", type=Path, default=SHIPPED_MODEL,
                    help=".tflite model (int8 or float32); default: the shipped model")
-    s.add_argument("--out", type=Path, required=True, help="CSV file to write")
-    s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads")
+    s.add_argument("--out", type=Path, required=True, help="table to write: Parquet for .parquet/.pq, else CSV")
+    s.add_argument("--threads", type=_positive_int, default=1, help="interpreter threads (per worker with Ray)")
     s.add_argument("--reasons", action="store_true",
                    help="add a 'reasons' column of flaw codes (thresholds: training/flaws/flaw_thresholds.json)")
     add_max_megapixels(s, "largest image scored, in megapixels (bigger ones get an error row as possible "
                           "decompression bombs)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
+    s.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: Ray Data workers (pip's ray[data]; resumable, docs/scale.md)")
+    s.add_argument("--workers", type=_positive_int, metavar="N",
+                   help="Ray workers, one CPU each (default: every CPU the Ray instance has)")
+    s.add_argument("--address", metavar="ADDRESS",
+                   help="Ray cluster to use: auto (the running one) or ray://HOST:PORT (default: RAY_ADDRESS if set, "
+                   "else a local Ray instance for the run)")
+    s.add_argument("--batch-size", type=_positive_int, default=32, metavar="N", help="photos per Ray batch")
 
     from iqlite.compression.codecs import FORMATS
     from iqlite.export.optimize import (
@@ -230,6 +243,25 @@ def build_parser() -> argparse.ArgumentParser:
     dmx.add_argument("--float-out", type=Path, help="also write the float32 model here")
     dmx.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000, help="largest allowed file, KB")
     dmx.add_argument("--weights", default="imagenet", help="backbone weights (imagenet, or an .h5 file)")
+
+    tm = add_command(
+        sub, "task-model", cmd_task_model,
+        help="export a task-quality metrifier (python -m training task-quality) to an int8 .tflite",
+        description=(
+            "Rebuild RUN's trained metrifier behind a fixed uint8 input with its two heads folded for int8, "
+            "calibrate int8 on training versions of every distortion family, measure float-vs-int8 parity on "
+            "the validation versions and the agreement with the task's real accuracy on the held-out documents, "
+            "and write the model with metadata declaring its outputs: 'accuracy' (0-1, higher is better) and "
+            "'distortion' (family probabilities). Also writes RUN_DIR/export_report.json. Fails, writing nothing, "
+            "over the size budget. Needs TensorFlow."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    tm.add_argument("run", type=Path, metavar="RUN_DIR", help="folder written by python -m training task-quality")
+    tm.add_argument("--out", type=Path, required=True, help="the int8 .tflite file to write")
+    tm.add_argument("--float-out", type=Path, help="also write the float32 model here")
+    tm.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000, help="largest allowed file, KB")
+    tm.add_argument("--representative", type=_positive_int, default=200, help="training versions calibrating int8")
 
     i = add_command(
         sub, "info", cmd_info,
@@ -344,6 +376,10 @@ def cmd_score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from iqlite.export.score import score_to_csv, skipped_report_path
 
     max_pixels = max_pixels_from(args)
+    if args.engine == "ray":
+        return _score_on_ray(args, max_pixels)
+    if args.workers is not None or args.address is not None:
+        parser.error("--workers and --address are for --engine ray")
     _, summary = score_to_csv(args.model, args.inputs, args.out, num_threads=args.threads,
                               progress=not args.no_progress and sys.stderr.isatty(), reasons=args.reasons,
                               max_pixels=max_pixels)
@@ -353,6 +389,28 @@ def cmd_score(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
           f"({summary.images_per_second:.1f} images/s including decoding, {args.threads} thread(s)); "
           f"{summary.failed} failed" + (" (see the error column)" if summary.failed else "")
           + f"; wrote {args.out}{skipped}")
+    if summary.scored == 0:
+        print("error: no photo could be scored", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _score_on_ray(args: argparse.Namespace, max_pixels: int) -> int:
+    from iqlite.export.ray_scoring import parts_folder, score_with_ray
+    from iqlite.export.score import skipped_report_path
+
+    try:
+        summary = score_with_ray(args.model, args.inputs, args.out, workers=args.workers, address=args.address,
+                                 batch_size=args.batch_size, num_threads=args.threads, progress=not args.no_progress,
+                                 reasons=args.reasons, max_pixels=max_pixels, quiet=not args.verbose)
+    except KeyboardInterrupt:
+        print(f"the rows scored so far are saved in {parts_folder(args.out)}; run the same command to score the rest",
+              file=sys.stderr)
+        raise
+    print(summary.text(args.out))
+    if summary.skipped:
+        print(f"{summary.skipped} file(s) in the folders are not photos iqlite reads, listed with why in "
+              f"{skipped_report_path(args.out)}")
     if summary.scored == 0:
         print("error: no photo could be scored", file=sys.stderr)
         return 1
@@ -395,6 +453,14 @@ def cmd_distance_model(args: argparse.Namespace, parser: argparse.ArgumentParser
 
     export_distance(args.run, args.sources, args.out, weights=args.weights, float_out=args.float_out,
                     budget_bytes=int(args.budget_kb * 1000))
+    return 0
+
+
+def cmd_task_model(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.export.task_export import export_task_model
+
+    export_task_model(args.run, args.out, float_out=args.float_out, budget_bytes=int(args.budget_kb * 1000),
+                      representative=args.representative)
     return 0
 
 

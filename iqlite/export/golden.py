@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from iqlite.export.tflite_runner import TFLiteScorer
 from iqlite.training.core.atomic import write_json
 from iqlite.training.core.images import load_for_model, load_rgb
 
-__all__ = ["DISTANCE_PAIRS", "GOLDEN_IMAGES", "distance_golden_record", "golden_record", "scene",
-           "write_golden_images"]
+__all__ = ["DISTANCE_PAIRS", "GOLDEN_IMAGES", "TASK_GOLDEN_IMAGES", "distance_golden_record", "golden_record", "scene",
+           "task_golden_record", "text_photo", "write_golden_images"]
 
 
 def scene(width: int = 640, height: int = 480) -> Image.Image:
@@ -115,6 +115,59 @@ def distance_golden_record(model_path: str | os.PathLike, images_dir: str | os.P
     return record
 
 
+def text_photo(width: int = 640, height: int = 480, size: int = 22) -> Image.Image:
+    """A sharp 'document photo' for the task-quality (OCR) model: lines of text on paper on a desk.
+
+    The text is set in Pillow's embedded default font (the same glyphs wherever the pinned Pillow runs, unlike
+    the system's fonts), so the pixels are the same on every machine.
+    """
+    img = Image.new("RGB", (width, height), (96, 84, 70))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle([0.06 * width, 0.08 * height, 0.94 * width, 0.92 * height], fill=(242, 240, 232))
+    font = ImageFont.load_default(size=size)
+    lines = ("RECEIPT 0421  2026-03-14", "MILK 2L            2.49", "BREAD RYE          3.10",
+             "COFFEE BEANS      11.95", "TOTAL             17.54", "SN: 7XK4-29Q1  LOT 2291B")
+    for i, line in enumerate(lines):
+        draw.text((0.1 * width, 0.13 * height + i * size * 1.6), line, font=font, fill=(20, 20, 24))
+    return img
+
+
+#: The task-quality model's golden images: a text photo and the damage that decides whether OCR can read it.
+TASK_GOLDEN_IMAGES: dict[str, Callable[[], Image.Image]] = {
+    "text_sharp": lambda: text_photo(),
+    "text_small": lambda: text_photo(480, 640, 12),
+    "text_blurred": lambda: text_photo().filter(ImageFilter.GaussianBlur(radius=3)),
+    "text_noisy": lambda: _noisy(text_photo()),
+    "text_dark": lambda: _dark(text_photo()),
+    "text_low_contrast": lambda: _low_contrast(text_photo()),
+    "sharp_landscape": lambda: scene(640, 480),
+}
+
+
+def task_golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) -> dict:
+    """Raw uint8 outputs (accuracy, distortion probabilities), score and family of a task model on
+    `TASK_GOLDEN_IMAGES` (drawn into `images_dir` first)."""
+    from iqlite.export.task_runner import TaskScorer
+
+    out = Path(images_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scorer = TaskScorer(model_path)
+    record: dict = {"model": Path(model_path).name, "model_sha256": _sha256(Path(model_path).read_bytes()),
+                    "image_size": scorer.image_size, "labels": scorer.labels, "documents": {}}
+    for name, draw in TASK_GOLDEN_IMAGES.items():
+        path = out / f"{name}.png"
+        draw().save(path, format="PNG")
+        pixels = load_rgb(path)
+        model_input = load_for_model(path, scorer.image_size)
+        raw_score, raw_labels = scorer.raw_outputs(model_input)
+        found = scorer.predict_array(model_input)
+        record["documents"][name] = {"file": path.name, "pixels_sha256": _sha256(pixels.tobytes()),
+                                     "input_sha256": _sha256(model_input.tobytes()), "raw_score": raw_score,
+                                     "raw_distortion": raw_labels, "score": round(found.score, 5),
+                                     "distortion": found.distortion}
+    return record
+
+
 def write_golden_images(out_dir: str | os.PathLike) -> list[Path]:
     """Draw every golden image into `out_dir` as `<name>.png`; returns the paths in `GOLDEN_IMAGES` order."""
     out = Path(out_dir)
@@ -149,6 +202,12 @@ def golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) 
 def write_golden_record(model_path: str | os.PathLike, out_json: str | os.PathLike,
                         images_dir: str | os.PathLike) -> dict:
     """Draw the images into `images_dir`, record the model's outputs, write the record atomically."""
+    from iqlite.export.task_runner import is_task_model
+
+    if is_task_model(model_path):  # the task-quality models have their own golden images (text photos)
+        record = task_golden_record(model_path, images_dir)
+        write_json(out_json, record)
+        return record
     write_golden_images(images_dir)
     record = (distance_golden_record if _is_distance_model(model_path) else golden_record)(model_path, images_dir)
     write_json(out_json, record)

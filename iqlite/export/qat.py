@@ -51,6 +51,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -473,6 +474,9 @@ def qat_int8(run_dir: str | os.PathLike, images_dir: str | os.PathLike, model: k
     """
     size = int(representative.shape[1])
     train_images = te.representative_images(run_dir, images_dir, n=sys.maxsize, image_size=size, log=log)
+    versions = ladder_versions(run_dir, images_dir, size, seed=seed, log=log)
+    if len(versions):
+        train_images = np.concatenate([train_images, versions])
     val_images, val_human, val_names = validation_photos(run_dir, images_dir, size, log=log)
     log(f"QAT: {epochs} epoch(s) on {len(train_images)} training photos and their mirror images at {size} px, "
         f"learning rate {learning_rate:g}, epoch chosen on {len(val_images)} validation photos")
@@ -486,6 +490,42 @@ def qat_int8(run_dir: str | os.PathLike, images_dir: str | os.PathLike, model: k
     atomic.write_json(report_path, report)
     log(format_comparison(report) + f"\nwrote {report_path}")
     return content
+
+
+#: Ladder versions per training photo that join QAT's distillation set for a compression-aware run.
+QAT_VERSIONS_PER_PHOTO = 2
+
+
+def ladder_versions(run_dir: str | os.PathLike, images_dir: str | os.PathLike, size: int, *, seed: int = 0,
+                    log: Callable[[str], None] = print) -> np.ndarray:
+    """A seeded sample of the ladder versions a compression-aware run trained on (none for other runs).
+
+    QAT distils the float model's scores; on photos alone it only has to keep their order, and the small
+    differences between a photo and its encodings fade in int8 (fold 0 of benchmarks.compression_aware_cv:
+    post-training int8 lost a third of the JPEG q20 drop). Distilling on versions too keeps what the float
+    model learned about compression.
+    """
+    import json
+
+    from iqlite.training.data.compression_rows import DerivedTargets, compression_rows
+    from iqlite.training.regressor.config import TrainConfig
+
+    run = Path(run_dir)
+    config = TrainConfig.from_dict(json.loads((run / te.CONFIG_FILE).read_text(encoding="utf-8")))
+    if not config.compression_ladders:
+        return np.zeros((0, size, size, 3), np.uint8)
+    names = te.training_names(run / te.SPLIT_FILE)
+    photos = ImageSet(np.zeros((len(names), 1, 1, 3), np.uint8), np.zeros(len(names), np.float32), names,
+                      [None] * len(names))
+    rows = compression_rows(photos, images_dir, config.compression_ladders, DerivedTargets(), size, progress=False)
+    by_photo: dict[str, list[int]] = {}
+    for i, group in enumerate(rows.groups):
+        by_photo.setdefault(str(group), []).append(i)
+    rng = np.random.default_rng(seed)
+    pick = sorted(j for group in by_photo.values()
+                  for j in rng.choice(group, size=min(QAT_VERSIONS_PER_PHOTO, len(group)), replace=False))
+    log(f"QAT: with {len(pick)} ladder versions of {len(by_photo)} training photos (compression-aware run)")
+    return rows.images[pick]
 
 
 def format_comparison(report: dict) -> str:

@@ -143,11 +143,14 @@ def _validation_parity(run_dir: Path, images_dir: str | os.PathLike, size: int, 
 
 
 def _cv_summary(path: Path) -> dict:
-    """The headline numbers of a cross-validation results file (benchmarks/livec_cv.py) for the metadata."""
+    """The headline numbers of a cross-validation results file (benchmarks/livec_cv.py, or compression_aware_cv.py
+    with its within-photo compression numbers) for the metadata."""
     results = json.loads(path.read_text(encoding="utf-8"))
     keep = ("srcc_mean", "srcc_std", "plcc_mean", "plcc_std", "rmse_mean", "auc_good_mean")
     summary = {"dataset": results.get("dataset"), "folds": results.get("folds")}
     for kind, label in (("float", "float"), ("int8", "int8_post_training"), ("qat", "int8_quantization_aware")):
         if results.get(kind):
             summary[label] = {k: results[kind][k] for k in keep if k in results[kind]}
+    if results.get("compression_awareness"):  # benchmarks/compression_aware_cv.py: within-photo numbers
+        summary["compression_awareness"] = results["compression_awareness"]
     return summary

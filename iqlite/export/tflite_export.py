@@ -146,7 +146,7 @@ def representative_images(run_dir: str | os.PathLike, images_dir: str | os.PathL
     run = Path(run_dir)
     if image_size is None:
         image_size = TrainConfig.from_dict(json.loads((run / CONFIG_FILE).read_text(encoding="utf-8"))).image_size
-    names = _training_names(run / SPLIT_FILE)
+    names = training_names(run / SPLIT_FILE)
     if not names:
         raise ExportError(f"{run / SPLIT_FILE} lists no training photos")
     if len(names) > n:
@@ -337,7 +337,7 @@ def _check_same_outputs(reference: bytes, candidate: bytes, images: np.ndarray) 
                           "iqlite.export.metadata or iqlite.export.compact, please report it")
 
 
-def _training_names(split_csv: Path) -> list[str]:
+def training_names(split_csv: Path) -> list[str]:
     """Image names of the training subset. Tolerates unquoted commas in names (joined back)."""
     if not split_csv.is_file():
         raise InputNotFoundError(f"{split_csv} not found: is {split_csv.parent} a training run folder?")

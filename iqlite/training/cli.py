@@ -28,7 +28,7 @@ from iqlite.training.core.errors import InputError
 from iqlite.training.ratings.cleaning import CLEANING_METHODS
 from iqlite.training.ratings.hidden_tests import HiddenTestConfig
 from iqlite.training.ratings.rater_profiles import ProfileConfig
-from iqlite.training.regressor.config import TrainConfig, crop_side
+from iqlite.training.regressor.config import COMPRESSION_FIELDS, TrainConfig, crop_side
 
 DEFAULT_DEMO_OUT = Path("runs") / "demo"
 DEFAULT_BASELINE_OUT = Path("runs") / "demo_baseline"
@@ -59,10 +59,12 @@ def _add_data_arguments(parser: argparse.ArgumentParser, default_out: Path) -> N
                        "decompression bombs)")
 
 
-def _recipe_default(path: str) -> str:
+def _recipe_default(path: str) -> str | None:
     """The real defaults of both recipes for --help: the full one (with --data) and the demo one (without)."""
     full, demo = (functools.reduce(getattr, path.split("."), c) for c in (TrainConfig(), TrainConfig.demo()))
     shown = _shown(full)
+    if demo == full and shown == "":
+        return None  # an empty default (no ladder table) is not worth showing
     return shown if demo == full else f"{shown} with --data, {_shown(demo)} without"
 
 
@@ -93,6 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec = t.add_argument_group("recipe (defaults: the full recipe with --data, the demo recipe without)")
     add_field_options(rec, TrainConfig, RECIPE_OPTIONS, describe_default=_recipe_default)
     rec.add_argument("--smoke", action="store_true", help="the same recipe shrunk to seconds (for checks)")
+    comp = t.add_argument_group("compression-aware training (docs/compression_aware.md)")
+    add_field_options(comp, TrainConfig, COMPRESSION_FIELDS, describe_default=_recipe_default)
     t.add_argument("--restart", action="store_true", help="ignore an existing run in --out and start over")
     t.add_argument("--no-progress", action="store_true", help="no progress bars (for logs)")
 
@@ -250,7 +254,44 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--workers", type=int, default=2, help="parallel processes")
     dm.add_argument("--limit", type=int, help="use only the first N sources of each ladder table")
     dm.add_argument("--weights", default="imagenet", help="backbone weights: imagenet, none (tests) or an .h5 file")
+    _add_task_quality(sub)
     return parser
+
+
+def _add_task_quality(sub) -> None:
+    """`task-quality`: the data set of a task network's errors, and the metrifier that predicts them."""
+    from iqlite.training.task_quality.config import MetrifierConfig
+    from iqlite.training.task_quality.dataset import BuildSettings
+    from iqlite.training.task_quality.tasks import TASKS
+
+    b, c = BuildSettings(), MetrifierConfig()
+    tq = add_command(
+        sub, "task-quality", cmd_task_quality,
+        help="build a task's data set (render, degrade, run the task network) and train the metrifier on it",
+        description=(
+            "Quality for machines: render labelled samples of the task (for ocr: receipts, labels and paragraphs "
+            "with known text), degrade each along graded ladders (blur, motion blur, noise, JPEG, low light, low "
+            "contrast, downscaling, glare, mixes), run the task network on every version (ocr: Tesseract 5 LSTM, "
+            "error = character error rate) and train the metrifier, the photo model's backbone with a [0, 1] "
+            "accuracy head and a distortion-family head, to predict it from the image alone. Held-out test "
+            "documents use fonts and words training never sees. Writes OUT/data, OUT/model (model.keras, for "
+            "'python -m export task-model') and OUT/metrics.json. Resumable: run the same command again."
+        ),
+        formatter_class=HelpFormatter,
+    )
+    tq.add_argument("--task", choices=sorted(TASKS), default="ocr", help="the task network whose error is predicted")
+    tq.add_argument("--out", type=Path, required=True, help="output folder (data/, model/, metrics.json)")
+    tq.add_argument("--documents", type=int, default=b.documents, help="training + validation documents")
+    tq.add_argument("--test-documents", type=int, default=b.test_documents, help="held-out test documents")
+    tq.add_argument("--image-size", type=int, default=b.image_size, help="the metrifier's input side, pixels")
+    tq.add_argument("--workers", type=int, help="parallel processes for the data set (default: one per core)")
+    tq.add_argument("--seed", type=int, default=b.seed, help="seed of the documents and their degradations")
+    tq.add_argument("--epochs", type=int, help=f"fine-tuning epochs (0: heads only; default {c.fine_tune_epochs}, "
+                    f"{MetrifierConfig.smoke().fine_tune_epochs} with --smoke)")
+    tq.add_argument("--weights", default=c.weights, help="backbone weights: imagenet, none (tests) or an .h5 file")
+    tq.add_argument("--smoke", action="store_true", help="the tiny test recipe (random weights, one epoch)")
+    tq.add_argument("--build-only", action="store_true", help="build the data set, do not train")
+    tq.add_argument("--no-progress", action="store_true", help="no progress bar (for logs)")
 
 
 def _config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -261,7 +302,7 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
         config = TrainConfig.demo()
     else:
         config = TrainConfig()
-    return apply_options(config, args, RECIPE_OPTIONS)
+    return apply_options(config, args, RECIPE_OPTIONS + COMPRESSION_FIELDS)
 
 
 def _table_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser, default_out: Path = DEFAULT_DEMO_OUT):
@@ -390,6 +431,33 @@ def cmd_distance(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
 
     train_distance(args.ladders, args.sources, args.out, weights=args.weights, workers=args.workers,
                    limit=args.limit)
+    return 0
+
+
+def cmd_task_quality(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    import os
+
+    from iqlite.training.task_quality.config import MetrifierConfig
+    from iqlite.training.task_quality.dataset import BuildSettings
+    from iqlite.training.task_quality.run import run_task_quality
+
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
+    if workers < 1 or args.documents < 2 or args.test_documents < 0:
+        parser.error("--workers must be at least 1, --documents at least 2, --test-documents at least 0")
+    settings = BuildSettings(task=args.task, documents=args.documents, test_documents=args.test_documents,
+                             image_size=args.image_size, seed=args.seed)
+    config = MetrifierConfig.smoke() if args.smoke else MetrifierConfig()
+    config = replace(config, weights=args.weights if not args.smoke else "none")
+    if args.epochs is not None:
+        config = replace(config, fine_tune_epochs=args.epochs)
+    result = run_task_quality(settings, config, args.out, workers=workers, progress=not args.no_progress,
+                              build_only=args.build_only)
+    if "validation" in result:
+        val = result["validation"]
+        print(f"metrifier: validation SRCC {val['srcc']:.4f}, PLCC {val['plcc']:.4f}, family accuracy "
+              f"{val['family_accuracy']:.3f}; wrote {args.out / 'model' / 'model.keras'} and "
+              f"{args.out / 'metrics.json'}; export it with: python -m export task-model {args.out} "
+              f"--out iqlite_{args.task}.tflite")
     return 0
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import stat
 import struct
@@ -63,6 +64,7 @@ __all__ = [
     "load_for_model",
     "load_photo",
     "load_rgb",
+    "load_rgb_bytes",
     "resize_for_model",
     "scan_images",
 ]
@@ -168,6 +170,15 @@ def load_rgb(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> n
         return _to_rgb_array(img, path)
 
 
+def load_rgb_bytes(data: bytes, name: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """`load_rgb` of a file's bytes, already read (from a bucket, by a batch engine); `name` is the file it came
+    from, named in the errors. The same checks, steps and reasons as `load_rgb`, so a photo scores the same
+    whichever way it was read; only the local file checks (missing, a folder, not a regular file) are the
+    reader's to make."""
+    with _decoded(name, max_pixels, data) as img:
+        return _to_rgb_array(img, name)
+
+
 @dataclass(frozen=True)
 class StoredPhoto:
     """A photo as a re-encoder needs it: the pixels people see, and the metadata worth carrying over.
@@ -214,12 +225,20 @@ def load_photo(path: str | os.PathLike, max_pixels: int = DEFAULT_MAX_PIXELS) ->
 
 
 @contextlib.contextmanager
-def _decoded(path: str | os.PathLike, max_pixels: int) -> Iterator[Image.Image]:
-    """The steps every loader shares: file checks, header, pixel limit, first frame decoded, orientation applied."""
+def _decoded(path: str | os.PathLike, max_pixels: int, data: bytes | None = None) -> Iterator[Image.Image]:
+    """The steps every loader shares: file checks, header, pixel limit, first frame decoded, orientation applied.
+
+    With `data`, the file's bytes already read, only the empty check of the file checks applies."""
     if max_pixels < 1:
         raise ValueError(f"max_pixels must be positive, got {max_pixels}")
-    _check_is_regular_nonempty_file(path)
-    with _open_file(path) as file, _identify(file, path) as img:
+    if data is None:
+        _check_is_regular_nonempty_file(path)
+        source: BinaryIO = _open_file(path)
+    elif not data:
+        raise ImageLoadError(path, "empty file")
+    else:
+        source = io.BytesIO(data)
+    with source as file, _identify(file, path) as img:
         _check_pixel_count(img, path, max_pixels)
         _decode_first_frame(img, path)
         _apply_exif_orientation(img, path)

@@ -21,6 +21,10 @@ SCHEDULES = ("constant", "cosine")
 BN_MODES = ("frozen", "affine")
 LOSSES = ("mse", "mse+rank", "plcc+rank")
 EPOCH_SELECTION = ("best", "last")
+COMPRESSION_FIELDS = ("compression_ladders", "compression_loss", "compression_kappa", "compression_knee",
+                      "compression_versions_per_epoch", "compression_pair_weight", "compression_epochs",
+                      "compression_lr")
+COMPRESSION_LOSSES = ("stage", "pairs", "targets")
 
 
 def crop_side(size: int, crop_fraction: float) -> int:
@@ -73,18 +77,46 @@ class TrainConfig:
                          metadata={"help": "backbone weights: imagenet, none, or a path to an .h5 file"})
     deterministic: bool = True
     model: ModelSpec = field(default_factory=ModelSpec)
+    # Compression-aware training (docs/compression_aware.md): versions of the training photos from a ladder
+    # table, scored from the photo's score (training/data/compression_rows.py); off without a table.
+    compression_ladders: str = field(default="", metadata={
+        "help": "ladder table (python -m training compression-ladders) of the training photos: their encoded versions"
+                " teach the model compression, scored from the photo's score and their SSIMULACRA 2"})
+    compression_loss: str = field(default="stage", metadata={
+        "help": "how ladder versions train: stage (after training, ladder pairs teach the drop while the model's own"
+                " scores of the rated photos are held), pairs (the drop, during fine-tuning) or targets (each"
+                " version its own derived score, during fine-tuning)"})
+    compression_kappa: float = field(default=0.03, metadata={
+        "help": "stars a ladder version loses per SSIMULACRA 2 point below --compression-knee"})
+    compression_knee: float = field(default=90.0, metadata={
+        "help": "SSIMULACRA 2 above which a version keeps its photo's score (90: visually lossless)"})
+    compression_versions_per_epoch: int = field(default=2, metadata={
+        "help": "ladder versions of each training photo drawn (afresh) into each phase-2 epoch"})
+    compression_pair_weight: float = field(default=1.0, metadata={
+        "help": "weight of the ladder-pair term beside the rated photos' loss (compression-loss stage, pairs)"})
+    compression_epochs: int = field(default=6, metadata={"help": "epochs of the compression stage"})
+    compression_lr: float = field(default=5e-5, metadata={
+        "help": "learning rate of the compression stage (constant; lower stages scaled by --lr-stage-decay)"})
 
     def __post_init__(self) -> None:
         for name, allowed in (("fine_tune_schedule", SCHEDULES), ("fine_tune_bn", BN_MODES), ("loss", LOSSES),
-                              ("select_epoch", EPOCH_SELECTION)):
+                              ("select_epoch", EPOCH_SELECTION), ("compression_loss", COMPRESSION_LOSSES)):
             value = getattr(self, name)
             if value not in allowed:
                 raise InputError(f"{name.replace('_', '-')} {value!r} is not one of: {', '.join(allowed)}")
+        if self.compression_kappa < 0 or self.compression_versions_per_epoch < 1 or self.compression_epochs < 1:
+            raise InputError("compression-kappa must be >= 0, compression-versions-per-epoch and compression-epochs"
+                             " >= 1")
         if not 0 <= self.lr_stage_decay <= 1:
             raise InputError(f"lr-stage-decay must be between 0 and 1, not {self.lr_stage_decay:g}")
 
     def to_dict(self) -> dict:
+        """Every field, except the compression-aware ones when no ladder table is used (they change nothing
+        then, and leaving them out keeps the fingerprints of runs made before they existed)."""
         d = asdict(self)
+        if not self.compression_ladders:
+            for name in COMPRESSION_FIELDS:
+                d.pop(name)
         d["model"] = self.model.to_dict()
         d["ridge_penalties"] = list(self.ridge_penalties)
         return d
@@ -103,7 +135,7 @@ class TrainConfig:
     @classmethod
     def smoke(cls, **overrides) -> TrainConfig:
         """The full recipe shrunk to seconds: tiny images, one epoch per phase."""
-        base = cls(image_size=64, batch_size=4, fine_tune_epochs=1, patience=1)
+        base = cls(image_size=64, batch_size=4, fine_tune_epochs=1, patience=1, compression_epochs=1)
         return replace(base, **overrides)
 
     @classmethod

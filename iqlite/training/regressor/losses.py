@@ -11,6 +11,13 @@ Two in-batch terms aim at that directly:
   invariant to the scale and offset of the prediction, so it does not fight the calibration).
 
 `make_loss(name, rank_weight)` builds what `TrainConfig.loss` names.
+
+Compression-aware training with `compression_loss="pairs"` (docs/compression_aware.md) wraps it in
+`with_ladder_pairs`: batches then carry, after their rated photos, ladder pairs (a photo, then the same crop
+of one of its encoded versions), and targets carry a role column. The rated photos get the base loss; a
+pair gets the squared error of its predicted drop (photo minus version) against the drop derived from
+SSIMULACRA 2. The pair term never sees the photo's MOS level, so ladder photos do not count double in the
+MOS fit (what absolute derived targets do: every version repeats its photo's MOS).
 """
 
 from __future__ import annotations
@@ -59,6 +66,30 @@ def make_loss(name: str, rank_weight: float = 1.0) -> Callable[[tf.Tensor, tf.Te
             return plcc_loss(y_true, y_pred) + rank_weight * pairwise_rank_hinge(y_true, y_pred)
         return plcc_rank
     raise ValueError(f"unknown loss {name!r}; choose from {', '.join(LOSSES)}")
+
+
+#: Role column of the targets in ladder-pair batches (`with_ladder_pairs`).
+ROLE_RATED, ROLE_PAIR_PHOTO, ROLE_PAIR_VERSION = 0.0, 1.0, 2.0
+
+
+def with_ladder_pairs(base: Callable[[tf.Tensor, tf.Tensor], tf.Tensor],
+                      pair_weight: float = 1.0) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """`base` on the rated rows plus `pair_weight` x mean squared error of each pair's predicted drop.
+
+    y_true is (B, 2): (target, role). Rated rows: target = score. Pair rows: the photos of the pairs, then
+    their versions in the same order, each with target = the derived drop in stars.
+    """
+    def loss(y_true, y_pred):
+        y = tf.cast(tf.reshape(y_true, [-1, 2]), tf.float32)
+        p = tf.reshape(tf.cast(y_pred, tf.float32), [-1])
+        role = y[:, 1]
+        rated = tf.equal(role, ROLE_RATED)
+        photos, versions = tf.equal(role, ROLE_PAIR_PHOTO), tf.equal(role, ROLE_PAIR_VERSION)
+        drop = tf.boolean_mask(p, photos) - tf.boolean_mask(p, versions)
+        pair = tf.reduce_mean(tf.square(drop - tf.boolean_mask(y[:, 0], photos)))
+        pair = tf.where(tf.reduce_any(photos), pair, 0.0)
+        return base(tf.boolean_mask(y[:, 0], rated), tf.boolean_mask(p, rated)) + pair_weight * pair
+    return loss
 
 
 def _mse(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:

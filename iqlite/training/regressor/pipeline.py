@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iqlite.training.core import atomic
+from iqlite.training.core.errors import InputError
 from iqlite.training.core.images import DEFAULT_MAX_PIXELS
+from iqlite.training.data.compression_rows import DerivedTargets, compression_rows
 from iqlite.training.data.dataset import ImageSet, Skipped, load_image_set, split_train_val, write_skip_report
 from iqlite.training.data.rating_tables import RatingTable
 from iqlite.training.regressor.config import TrainConfig
@@ -62,7 +64,18 @@ def train_from_table(
     train_idx, val_idx = split_train_val(len(data), data.groups, config.val_fraction, config.seed)
     train, val = data.subset(train_idx), data.subset(val_idx)
     _write_split(train, val, run_dir / "split.csv")
-    model = TrainingRun(config, train, val, run_dir, resume=resume, log=log).fit()
+    extra = None
+    if config.compression_ladders:
+        targets = DerivedTargets(config.compression_kappa, config.compression_knee)
+        extra = compression_rows(train, images_dir, config.compression_ladders, targets, config.image_size,
+                                 as_drops=config.compression_loss != "targets", progress=progress)
+        if not len(extra):
+            raise InputError(f"no source of the ladder table {config.compression_ladders} is a training photo of"
+                             f" {table.path}: make the ladders from the same photo folder")
+        log(f"compression-aware: {len(extra)} ladder versions of {len(set(extra.groups))} training photos"
+            f" ({config.compression_loss}: the photo's score - {config.compression_kappa:g} per SSIMULACRA 2 point"
+            f" below {config.compression_knee:g})")
+    model = TrainingRun(config, train, val, run_dir, extra=extra, resume=resume, log=log).fit()
     val_metrics = evaluate_set(model, val, run_dir / "validation", title="validation photos")
     train_metrics = evaluate_set(model, train)
     result = {

@@ -31,7 +31,7 @@ from iqlite.training.regressor.config import TrainConfig, crop_side
 from iqlite.training.regressor.evaluate import predict_scores
 from iqlite.training.regressor.fine_tune_optim import StagedModel, staged_optimizers, staged_variables
 from iqlite.training.regressor.keras_setup import keras, tf
-from iqlite.training.regressor.losses import make_loss
+from iqlite.training.regressor.losses import ROLE_PAIR_PHOTO, ROLE_PAIR_VERSION, make_loss, with_ladder_pairs
 from iqlite.training.regressor.model import (
     SCORE_MAX,
     backbone_of,
@@ -89,7 +89,16 @@ class CropFlipBatches(keras.utils.Sequence):
     resampling, which would blur) and most of the scene; a mirror image is as good as the original.
     """
 
-    def __init__(self, data: ImageSet, batch_size: int, crop_fraction: float, seed: int):
+    def __init__(self, data: ImageSet, batch_size: int, crop_fraction: float, seed: int,
+                 extra: ImageSet | None = None, extra_per_group: int = 0, pairs: bool = False):
+        """`extra`: ladder versions (named "<photo>@<setting>"); each epoch draws `extra_per_group` of each
+        photo's afresh, so an epoch costs a fixed number of steps however many versions a photo has.
+
+        Without `pairs` a drawn version is one more row with its own score. With `pairs` its score is the
+        drop from its photo, and it travels with the same crop of its photo: each batch is `batch_size`
+        rated photos, then the photos of its share of the pairs, then their versions, and targets are
+        (score, role) rows for `losses.with_ladder_pairs`.
+        """
         super().__init__()
         self.data = data
         self.batch_size = batch_size
@@ -97,21 +106,69 @@ class CropFlipBatches(keras.utils.Sequence):
         self.crop = crop_side(size, crop_fraction)
         self.seed = seed
         self.epoch = 0
+        self.extra = extra if extra is not None and len(extra) else None
+        self.pairs = pairs and self.extra is not None
+        self.extra_groups: list[np.ndarray] = []
+        self.photo_of = np.zeros(0, int)
+        if self.extra is not None:
+            by_group: dict[str, list[int]] = {}
+            for i, g in enumerate(self.extra.groups):
+                by_group.setdefault(str(g), []).append(i)
+            self.extra_groups = [np.array(v) for _, v in sorted(by_group.items())]
+            if self.pairs:
+                where = {name: i for i, name in enumerate(data.names)}
+                self.photo_of = np.array([where[name.rpartition("@")[0]] for name in self.extra.names])
+        self.extra_per_group = extra_per_group
+
+    def extra_count(self) -> int:
+        return sum(min(self.extra_per_group, len(g)) for g in self.extra_groups)
 
     def __len__(self) -> int:
-        return math.ceil(len(self.data) / self.batch_size)
+        rows = len(self.data) if self.pairs else len(self.data) + self.extra_count()
+        return math.ceil(rows / self.batch_size)
+
+    def extra_rows(self, epoch: int) -> np.ndarray:
+        """Indices into `extra` of the versions drawn for `epoch` (empty without extra rows)."""
+        if not self.extra_groups:
+            return np.zeros(0, int)
+        rng = np.random.default_rng([self.seed, epoch, 1])
+        picks = [rng.choice(g, size=min(self.extra_per_group, len(g)), replace=False) for g in self.extra_groups]
+        return np.concatenate(picks)
+
+    def _patch(self, images: np.ndarray, row: int, top: int, left: int, flip: bool) -> np.ndarray:
+        patch = images[row, top : top + self.crop, left : left + self.crop]
+        return patch[:, ::-1] if flip else patch
 
     def __getitem__(self, index: int):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.data))
-        idx = order[index * self.batch_size : (index + 1) * self.batch_size]
+        n = len(self.data)
+        extra = self.extra_rows(self.epoch)
         rng = np.random.default_rng([self.seed, self.epoch, index])
         size = self.data.images.shape[1]
-        batch = np.empty((len(idx), self.crop, self.crop, 3), np.float32)
+        if self.pairs:
+            idx = np.random.default_rng([self.seed, self.epoch]).permutation(n)[
+                index * self.batch_size : (index + 1) * self.batch_size]
+            shuffled = np.random.default_rng([self.seed, self.epoch, 2]).permutation(extra)
+            versions = np.array_split(shuffled, len(self))[index]
+        else:
+            order = np.random.default_rng([self.seed, self.epoch]).permutation(n + len(extra))
+            idx, versions = order[index * self.batch_size : (index + 1) * self.batch_size], np.zeros(0, int)
+        rows = len(idx) + 2 * len(versions)
+        batch = np.empty((rows, self.crop, self.crop, 3), np.float32)
+        targets = np.zeros((rows, 2), np.float32)  # (score, role); the role column only with pairs
         for j, i in enumerate(idx):
+            source, row = (self.data, i) if i < n else (self.extra, extra[i - n])
             top, left = rng.integers(0, size - self.crop + 1, size=2)
-            patch = self.data.images[i, top : top + self.crop, left : left + self.crop]
-            batch[j] = patch[:, ::-1] if rng.random() < 0.5 else patch
-        return batch, self.data.scores[idx].reshape(-1, 1)
+            batch[j] = self._patch(source.images, row, top, left, bool(rng.random() < 0.5))
+            targets[j, 0] = source.scores[row]
+        for k, v in enumerate(versions):  # the same crop and flip of the photo and its version
+            top, left = rng.integers(0, size - self.crop + 1, size=2)
+            flip = bool(rng.random() < 0.5)
+            photo_row, version_row = len(idx) + k, len(idx) + len(versions) + k
+            batch[photo_row] = self._patch(self.data.images, self.photo_of[v], top, left, flip)
+            batch[version_row] = self._patch(self.extra.images, v, top, left, flip)
+            targets[photo_row] = (self.extra.scores[v], ROLE_PAIR_PHOTO)
+            targets[version_row] = (self.extra.scores[v], ROLE_PAIR_VERSION)
+        return batch, (targets if self.pairs else targets[:, :1])
 
 
 class EpochKeeper(keras.callbacks.Callback):
@@ -148,10 +205,14 @@ class TrainingRun:
     """One training run in one folder: train, resume, calibrate, save."""
 
     def __init__(self, config: TrainConfig, train: ImageSet, val: ImageSet, run_dir: str | os.PathLike,
-                 *, resume: bool = True, verbose: int | None = None, log=print):
+                 *, extra: ImageSet | None = None, resume: bool = True, verbose: int | None = None, log=print):
+        """`extra`: rows that join training but not validation or the spread calibration (the ladder versions
+        of the training photos, `training/data/compression_rows.py`); phase 2 draws
+        `config.compression_versions_per_epoch` of each group into every epoch."""
         self.config = config
         self.train = train
         self.val = val
+        self.extra = extra if extra is not None and len(extra) else None
         self.dir = Path(run_dir)
         self.verbose = (1 if sys.stdout.isatty() else 2) if verbose is None else verbose
         self.log = log
@@ -194,6 +255,11 @@ class TrainingRun:
         why = "the last one" if cfg.select_epoch == "last" else "best validation SRCC"
         self.log(f"kept epoch {self.state.best_epoch} ({why}): validation SRCC {self.state.best_srcc:.4f};"
                  f" spread calibration on {where}: 5*sigmoid({slope:.3f}*z {offset:+.3f})")
+        if self.extra is not None and cfg.compression_loss == "stage":
+            from iqlite.training.regressor.compression_stage import compression_aware
+
+            compression_aware(model, cfg, self.train, self.extra, calibration_set, self.dir, verbose=self.verbose,
+                              log=self.log)
         with atomic.atomic_path(self.dir / MODEL_FILE) as tmp:
             model.save(str(tmp))
         self._write_history()
@@ -257,6 +323,12 @@ class TrainingRun:
         penalties = cfg.ridge_penalties
         if self._validation_is_small():
             penalties = self._cross_validated_penalties(train_x)
+        if self.extra is not None and cfg.compression_loss == "targets":  # the versions epoch 1 will draw
+            drawn = self._batches().extra_rows(0)
+            train_x = np.concatenate([train_x, predict_scores(features, self.extra.images[drawn], cfg.batch_size,
+                                                              flat=False)])
+            train_y = np.concatenate([train_y, self.extra.scores[drawn]])
+            self.log(f"  with {len(drawn)} ladder versions of {len(self._batches().extra_groups)} training photos")
         head = fit_ridge_head(train_x, train_y, val_x, self.val.scores, penalties)
         set_linear_head(model, head.mean, head.variance, head.weights, head.bias)
         train_mse = float(np.mean((head.scores(train_x) - train_y) ** 2))
@@ -283,14 +355,17 @@ class TrainingRun:
         if not self.state.checkpoint:
             self._restore_best(model)  # fine-tune from the best head
         unfrozen = unfreeze_top(model, cfg.fine_tune_from, bn_affine=cfg.fine_tune_bn == "affine")
-        batches = CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed)
+        batches = self._batches()
         groups = staged_variables(model, backbone_of(model))
         steps = cfg.fine_tune_epochs * len(batches)
         optimizers = staged_optimizers(cfg.fine_tune_schedule, cfg.fine_tune_lr, cfg.lr_stage_decay, steps,
                                        cfg.warmup_epochs * len(batches), len(groups))
         staged = StagedModel(model.inputs, model.outputs)
         staged.set_stages(groups, optimizers)
-        staged.compile(optimizer=optimizers[0], loss=make_loss(cfg.loss, cfg.rank_weight))
+        loss = make_loss(cfg.loss, cfg.rank_weight)
+        if batches.pairs:
+            loss = with_ladder_pairs(loss, cfg.compression_pair_weight)
+        staged.compile(optimizer=optimizers[0], loss=loss)
         checkpoint = tf.train.Checkpoint(model=model, optimizers=optimizers)
         manager = tf.train.CheckpointManager(checkpoint, str(self.dir / "checkpoints" / "fine_tune"), max_to_keep=2)
         initial_epoch = 0
@@ -300,11 +375,22 @@ class TrainingRun:
         if initial_epoch >= cfg.fine_tune_epochs or self.state.since_best >= cfg.patience:
             return
         stages = "" if cfg.lr_stage_decay == 1 else f", x{cfg.lr_stage_decay:g} per lower stage"
+        if batches.extra is not None:
+            stages += (f"; each epoch {len(self.train)} photos + {batches.extra_count()} of their"
+                       f" {len(batches.extra)} ladder versions" + (" as (photo, version) pairs" if batches.pairs
+                                                                     else ""))
         self.log(f"phase fine_tune: epochs {initial_epoch + 1}..{cfg.fine_tune_epochs}, {unfrozen} backbone layers"
                  f" from {cfg.fine_tune_from} unfrozen (BatchNorm {cfg.fine_tune_bn}), {cfg.loss} loss, learning"
                  f" rate {cfg.fine_tune_lr:g} {cfg.fine_tune_schedule}{stages}")
         staged.fit(batches, epochs=cfg.fine_tune_epochs, initial_epoch=initial_epoch,
                   callbacks=[EpochKeeper(self, batches, manager, model)], verbose=self.verbose, shuffle=False)
+
+    def _batches(self) -> CropFlipBatches:
+        """Phase 2's batches: with ladder versions only when they train jointly (not in the later stage)."""
+        cfg = self.config
+        joint = self.extra if cfg.compression_loss in ("pairs", "targets") else None
+        return CropFlipBatches(self.train, cfg.batch_size, cfg.crop_fraction, cfg.seed, joint,
+                               cfg.compression_versions_per_epoch, pairs=cfg.compression_loss == "pairs")
 
     def _restore_best(self, model: keras.Model) -> None:
         if self.state.best_checkpoint:
