@@ -129,15 +129,15 @@ def test_the_cli_trains_with_ladder_versions_of_its_training_photos(rated_ladder
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("formulation", ["pairs", "targets"])
-def test_the_joint_formulations_train_versions_during_fine_tuning(rated_ladder, tmp_path, capsys, formulation):
+def test_the_joint_pairs_formulation_trains_versions_during_fine_tuning(rated_ladder, tmp_path, capsys):
+    formulation = "pairs"  # "targets" shares this path; its batches are checked without training above
     table, images, ladders = rated_ladder
     code = cli.main(["train", "--data", str(table), "--images", str(images), "--score-range", "0", "100",
                      "--out", str(tmp_path / "run"), "--smoke", "--weights", "none", "--no-progress",
                      "--compression-ladders", str(ladders), "--compression-loss", formulation])
     assert code == 0
     fine_tune = capsys.readouterr().out.split("phase fine_tune")[1]
-    assert "ladder versions" in fine_tune and ("pairs" in fine_tune) == (formulation == "pairs")
+    assert "ladder versions" in fine_tune and "pairs" in fine_tune
     assert "phase compression" not in fine_tune
 
 
