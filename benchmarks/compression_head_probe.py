@@ -61,7 +61,7 @@ def run(sources: int) -> dict[str, Any]:
     from scipy.stats import spearmanr
 
     from iqlite.compression.codecs import decode, encode
-    from iqlite.compression.ladders import ladder_settings, read_ladder_table
+    from iqlite.compression.ladders import read_ladder_table, settings_by_label
     from iqlite.training.core.images import load_rgb
     from iqlite.training.regressor.model import load_model, pooled_feature_model
 
@@ -70,7 +70,7 @@ def run(sources: int) -> dict[str, Any]:
     names = sorted(mos)
     x = _features(model, [load_rgb(LIVEC / "images" / n) for n in names])
     y = np.array([mos[n] for n in names])
-    settings = {s.label(): s for group in ladder_settings().values() for s in group}
+    settings = settings_by_label()
     ladder: dict[str, list[dict[str, Any]]] = {}
     for row in read_ladder_table(LADDER):
         if row["setting"] in LADDER_SETTINGS:

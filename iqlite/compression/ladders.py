@@ -40,7 +40,7 @@ from iqlite.compression.metrics import Ssimulacra2Reference, psnr, ssim
 from iqlite.training.core.errors import InputError, display_path
 
 __all__ = ["COLUMNS", "DEFAULT_LADDER", "SCHEMA_VERSION", "LadderRow", "ladder_settings", "measure_source",
-           "read_ladder_table", "row_values"]
+           "read_ladder_table", "row_values", "settings_by_label"]
 
 SCHEMA_VERSION = 1
 COLUMNS = ("source", "width", "height", "format", "setting", "quality", "subsampling", "effort", "bytes", "bpp",
@@ -70,6 +70,11 @@ def ladder_settings(formats: Iterable[str] | None = None) -> dict[str, tuple[Set
     if missing:
         raise InputError(f"{missing[0]} is not available here (JPEG XL needs pillow-jxl-plugin)")
     return {f: DEFAULT_LADDER[f] for f in FORMATS if f in chosen}
+
+
+def settings_by_label(formats: Iterable[str] | None = None) -> dict[str, Setting]:
+    """Every setting of `ladder_settings(formats)` by its label (the `setting` column of a ladder table)."""
+    return {s.label(): s for group in ladder_settings(formats).values() for s in group}
 
 
 @dataclass(frozen=True)

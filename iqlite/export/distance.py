@@ -27,6 +27,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata
 from iqlite.export.model_file import ModelFileError, check_tflite_file, describe_load_error
+from iqlite.export.tflite_runner import dequantized
 from iqlite.perceptual.calibration import quality_of
 from iqlite.perceptual.tiles import tiles
 from iqlite.training.core.atomic import write_csv
@@ -93,8 +94,8 @@ class DistanceScorer:
     def tile_outputs(self, reference_tile: np.ndarray, distorted_tile: np.ndarray) -> tuple[float, np.ndarray]:
         """(distance, distance map) of one pair of tile x tile x 3 uint8 tiles."""
         raw_distance, raw_map = self.raw_tile_outputs(reference_tile, distorted_tile)
-        distance = float(_dequantized(raw_distance, self._distance).reshape(-1)[0])
-        grid = _dequantized(raw_map, self._map)
+        distance = float(dequantized(raw_distance, self._distance).reshape(-1)[0])
+        grid = dequantized(raw_map, self._map)
         return distance, grid.reshape(grid.shape[1], grid.shape[2])
 
     def distance(self, reference: np.ndarray, distorted: np.ndarray, saliency: np.ndarray | None = None) -> float:
@@ -123,12 +124,6 @@ class DistanceScorer:
 def _as_input(tile: np.ndarray, detail: dict) -> np.ndarray:
     batch = np.ascontiguousarray(tile[np.newaxis])
     return batch.astype(np.float32) if np.dtype(detail["dtype"]) == np.float32 else batch.astype(np.uint8)
-
-
-def _dequantized(values: np.ndarray, detail: dict) -> np.ndarray:
-    scale, zero_point = detail["quantization"]
-    values = values.astype(np.float64)
-    return scale * (values - zero_point) if scale else values
 
 
 def _checked_pair(reference: np.ndarray, distorted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -26,6 +26,7 @@ from ai_edge_litert.interpreter import Interpreter
 
 from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata
 from iqlite.export.model_file import ModelFileError, check_tflite_file, describe_load_error
+from iqlite.export.tflite_runner import dequantized
 from iqlite.training.core.atomic import write_text
 from iqlite.training.core.images import (
     DEFAULT_MAX_PIXELS,
@@ -123,8 +124,8 @@ class TaskScorer:
     def predict_array(self, rgb: np.ndarray) -> TaskPrediction:
         """Predict for one SxSx3 uint8 image (already `resize_for_model`-ed to `image_size`)."""
         raw_score, raw_labels = self.raw_outputs(rgb)
-        score = float(np.clip(_dequantize(self._score, raw_score), self.low, self.high))
-        probabilities = np.asarray([_dequantize(self._labels, v) for v in raw_labels], np.float64)
+        score = float(np.clip(dequantized(raw_score, self._score), self.low, self.high))
+        probabilities = dequantized(np.asarray(raw_labels), self._labels)
         best = int(np.argmax(probabilities))
         return TaskPrediction(score, self.labels[best], float(probabilities[best]),
                               {label: float(p) for label, p in zip(self.labels, probabilities, strict=True)})
@@ -145,11 +146,6 @@ class TaskScorer:
             batch = batch.astype(np.float32)
         self._interpreter.set_tensor(self._input["index"], np.ascontiguousarray(batch))
         self._interpreter.invoke()
-
-
-def _dequantize(detail: dict, raw: float) -> float:
-    scale, zero_point = detail["quantization"]
-    return float(raw) if not scale else float(scale) * (float(raw) - int(zero_point))
 
 
 def task_record(prediction: TaskPrediction | None, error: str = "") -> dict[str, object]:

@@ -21,7 +21,7 @@ from iqlite.export.model_file import ModelFileError, check_tflite_file, describe
 from iqlite.training.core.images import load_for_model
 from iqlite.training.core.score_scale import STAR_MAX, STAR_MIN
 
-__all__ = ["TFLiteScorer"]
+__all__ = ["TFLiteScorer", "dequantized"]
 
 
 class TFLiteScorer:
@@ -118,6 +118,14 @@ class TFLiteScorer:
         info = np.iinfo(self.input_dtype)
         q = np.round(batch.astype(np.float32) / self.input_scale + self.input_zero_point)
         return np.clip(q, info.min, info.max).astype(self.input_dtype)
+
+
+def dequantized(values: np.ndarray | float, detail: dict) -> np.ndarray:
+    """Raw output values in the output's real units (`scale * (q - zero point)`; a float output as it is), for
+    models whose outputs are read one by one (the distance and task-quality runtimes)."""
+    scale, zero_point = detail["quantization"]
+    values = np.asarray(values, dtype=np.float64)
+    return scale * (values - zero_point) if scale else values
 
 
 def _quantization(detail: dict) -> tuple[float, int]:

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm import tqdm
 
 from iqlite.compression.codecs import decode, encode
-from iqlite.compression.ladders import ladder_settings, read_ladder_table
+from iqlite.compression.ladders import read_ladder_table, settings_by_label
 from iqlite.training.core.errors import InputError, display_path
 from iqlite.training.core.images import load_rgb, resize_for_model
 from iqlite.training.data.dataset import ImageSet, resolve_image_path
@@ -57,7 +57,7 @@ def ladder_scores(path: str | os.PathLike, settings: Iterable[str]) -> dict[str,
     """SSIMULACRA 2 of each wanted setting per source, from a ladder table (rows with an error are left out:
     the ladder run already reported them)."""
     wanted = set(settings)
-    known = {s.label() for group in ladder_settings().values() for s in group}
+    known = set(settings_by_label())
     unknown = sorted(wanted - known)
     if unknown:
         raise InputError(f"unknown ladder setting(s): {', '.join(unknown)}")
@@ -98,7 +98,7 @@ def match_sources(sources: Iterable[str], names: Sequence[str]) -> dict[str, int
 def encoded_versions(path: str | os.PathLike, labels: Sequence[str], size: int) -> np.ndarray:
     """(len(labels), size, size, 3) uint8: the photo at `path` encoded with each setting, decoded and
     resized exactly as the model sees any photo (compression happens at the photo's own resolution)."""
-    settings = {s.label(): s for group in ladder_settings().values() for s in group}
+    settings = settings_by_label()
     rgb = load_rgb(path)
     return np.stack([resize_for_model(decode(encode(rgb, settings[label]))[..., :3], size) for label in labels])
 

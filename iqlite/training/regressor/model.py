@@ -20,6 +20,8 @@ Why this shape:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from iqlite.training.core.errors import InputError
@@ -172,6 +174,13 @@ def restore_checkpoint(checkpoint: tf.train.Checkpoint, path: str) -> None:
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.Normalization):
             layer.finalize_state()
+
+
+def remove_checkpoint(prefix: str) -> None:
+    """Delete the files of a superseded checkpoint (its .index and .data-* shards)."""
+    if prefix:
+        for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
+            path.unlink(missing_ok=True)
 
 
 def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:

@@ -39,6 +39,7 @@ from iqlite.training.regressor.model import (
     freeze_backbone,
     logit_model,
     pooled_feature_model,
+    remove_checkpoint,
     restore_checkpoint,
     set_calibration,
     set_linear_head,
@@ -300,7 +301,7 @@ class TrainingRun:
             previous = state.best_checkpoint
             prefix = self.dir / BEST_DIR / f"{phase}-{epoch}"
             state.best_checkpoint = tf.train.Checkpoint(model=model).write(str(prefix))
-            _remove_checkpoint(previous)
+            remove_checkpoint(previous)
             state.best_srcc, state.best_epoch, state.since_best = val_srcc, f"{phase}:{epoch}", 0
         state.history.append({"phase": phase, "epoch": epoch, "loss": loss, "val_srcc": val["srcc"],
                               "val_plcc": val["plcc"], "val_rmse": val["rmse"], "seconds": round(seconds, 1)})
@@ -399,13 +400,6 @@ class TrainingRun:
     def _write_history(self) -> None:
         keys = ["phase", "epoch", "loss", "val_srcc", "val_plcc", "val_rmse", "seconds"]
         atomic.write_csv(self.dir / "history.csv", keys, [[h[k] for k in keys] for h in self.state.history])
-
-
-def _remove_checkpoint(prefix: str) -> None:
-    """Delete the files of a superseded checkpoint (its .index and .data-* shards)."""
-    if prefix:
-        for path in Path(prefix).parent.glob(Path(prefix).name + ".*"):
-            path.unlink(missing_ok=True)
 
 
 def fit_calibration(model: keras.Model, val: ImageSet, batch_size: int = 16) -> tuple[float, float]:

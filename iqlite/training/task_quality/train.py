@@ -26,7 +26,7 @@ import numpy as np
 from iqlite.training.core import atomic, metrics
 from iqlite.training.core.errors import UserError
 from iqlite.training.regressor.keras_setup import keras, tf
-from iqlite.training.regressor.model import restore_checkpoint
+from iqlite.training.regressor.model import remove_checkpoint, restore_checkpoint
 from iqlite.training.task_quality.config import MetrifierConfig
 from iqlite.training.task_quality.dataset import TaskData
 from iqlite.training.task_quality.degradations import FAMILIES
@@ -159,9 +159,7 @@ class MetrifierRun:
             previous = self.state.best_checkpoint
             prefix = self.dir / "best" / f"{phase}-{epoch}"
             self.state.best_checkpoint = tf.train.Checkpoint(model=model).write(str(prefix))
-            if previous:
-                for path in Path(previous).parent.glob(Path(previous).name + ".*"):
-                    path.unlink(missing_ok=True)
+            remove_checkpoint(previous)
             self.state.best_srcc, self.state.best_epoch, self.state.since_best = srcc, f"{phase}:{epoch}", 0
         self.state.history.append({"phase": phase, "epoch": epoch, "loss": loss, "val_srcc": found["srcc"],
                                    "val_plcc": found["plcc"], "val_rmse": found["rmse"],
