@@ -43,11 +43,15 @@ java -Diqlite.repo="$repo" -Djava.awt.headless=true -jar "$launcher" \
 status=${PIPESTATUS[0]}
 set -e
 
-# The launcher's summary lines look like "[        42 tests successful      ]".
-count() { sed -n "s/^\[ *\([0-9]*\) tests $1 *\]$/\1/p" "$build/junit.log" | tail -1; }
-passed=$(count successful)
-failed=$(count failed)
-echo "jvm tests: ${passed:-0} passed, ${failed:-0} failed"
+# The launcher's summary lines look like "[        42 tests successful      ]". A test class whose set-up
+# (@BeforeAll) fails runs none of its tests: that shows as a failed container, not as failed tests.
+count() { sed -n "s/^\[ *\([0-9]*\) $1 *\]$/\1/p" "$build/junit.log" | tail -1; }
+passed=$(count "tests successful")
+failed=$(count "tests failed")
+broken=$(count "containers failed")
+note=""
+[ "${broken:-0}" -eq 0 ] || note=" (and ${broken} test containers failed, e.g. a class whose @BeforeAll threw: see above)"
+echo "jvm tests: ${passed:-0} passed, ${failed:-0} failed${note}"
 if [ "$status" -ne 0 ] || [ -z "$passed" ]; then
     exit 1
 fi

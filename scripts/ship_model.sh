@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Rebuild the shipped model: train on all of LIVE-C dev, export int8 (quantization-aware training) with
-# metadata, record golden outputs.
+# metadata and the flaw statistics as a second output (thresholds from iqlite/training/flaws/model_flaws.json),
+# record golden outputs. After a recalibration of the flaw reasons alone (benchmarks/flaw_model_calibration.py)
+# no retraining is needed: `python -m export add-flaw-reasons --model M --images DATA --out M`, then golden.
 #
 #   bash scripts/ship_model.sh          # ~10 min training + ~6 min QAT export on 2 CPU cores
 #

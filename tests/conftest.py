@@ -26,6 +26,11 @@ def textured_photo(seed: int, size: int = 96) -> Image.Image:
 @pytest.fixture
 def rated_folder(tmp_path: Path) -> tuple[Path, Path]:
     """12 photos (sharp ones rated high, blurred ones low) and a MOS table on 0–100."""
+    return make_rated_folder(tmp_path)
+
+
+def make_rated_folder(tmp_path: Path) -> tuple[Path, Path]:
+    """`rated_folder` in any folder (for module- and session-scoped fixtures): (ratings.csv, photos/)."""
     images = tmp_path / "photos"
     images.mkdir()
     rows = ["image,mos"]
@@ -63,10 +68,14 @@ def run_export_cli_without_tensorflow(args: list[str], cwd: Path) -> subprocess.
 @pytest.fixture
 def small_sets(rated_folder):
     """The rated folder at 64 px, split 75/25 into (train, validation) ImageSets."""
+    return make_small_sets(*rated_folder)
+
+
+def make_small_sets(table: Path, images: Path):
+    """`small_sets` of the rated folder (table, images)."""
     from iqlite.training.data.dataset import load_image_set, split_train_val
     from iqlite.training.data.rating_tables import read_ratings
 
-    table, images = rated_folder
     data, _ = load_image_set(read_ratings(table, (0, 100)), images, 64, progress=False)
     tr, va = split_train_val(len(data), data.groups, 0.25, seed=0)
     return data.subset(tr), data.subset(va)

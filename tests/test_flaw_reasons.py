@@ -183,8 +183,8 @@ def test_score_with_reasons_adds_the_column_and_keeps_the_scores(photo_folder, t
     assert by_name["a_clean.png"]["reasons"] == ""
     assert by_name["b_dark.png"]["reasons"].split(";")[0] == "too_dark"
     assert by_name["c_blurred.png"]["reasons"] == "blurry"
-    tiny = by_name["d_tiny.png"]
-    assert tiny["score"] and tiny["reasons"] == "" and "no flaw reasons" in tiny["error"]
+    tiny = by_name["d_tiny.png"]  # the model's reasons (an upscaled thumbnail is blurry), no subject split
+    assert tiny["score"] and "blurry" in tiny["reasons"] and "no subject reason" in tiny["error"]
     broken = by_name["e_broken.jpg"]
     assert broken["score"] == broken["reasons"] == "" and broken["error"]
     # One decode for both: the scores are exactly those of the plain run.

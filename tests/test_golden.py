@@ -59,3 +59,20 @@ def test_the_shipped_model_ranks_the_damaged_versions_below_the_sharp_photo(meas
     for damaged in ("blurred", "dark", "low_contrast"):
         assert scores[damaged] < sharp - 1.0, f"{damaged} {scores[damaged]:.2f} vs sharp {sharp:.2f}"
     assert scores["overexposed"] < sharp
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_IMAGES))
+def test_golden_flaw_statistics_and_reasons_are_unchanged(name, expected, measured):
+    """Output 1 (the flaw statistics) and the reasons Python names from it: the values the Android core and the
+    web page are checked against too (FlawReasonsTest.java, web_demo/tests/golden.mjs)."""
+    want, got = expected["images"][name], measured["images"][name]
+    assert got["flaw_raw"] == want["flaw_raw"], f"{name}: the flaw statistics changed"
+    assert got["reasons"] == want["reasons"], f"{name}: the reasons changed"
+
+
+def test_each_damaged_golden_image_is_named_by_its_own_reason_and_the_sharp_ones_by_none(measured):
+    reasons = {name: item["reasons"] for name, item in measured["images"].items()}
+    assert reasons["sharp_landscape"] == [] and reasons["sharp_portrait"] == []
+    for name, code in (("blurred", "blurry"), ("dark", "too_dark"), ("overexposed", "overexposed"),
+                       ("noisy", "noisy"), ("low_contrast", "low_contrast")):
+        assert reasons[name][:1] == [code], f"{name}: {reasons[name]}"

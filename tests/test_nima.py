@@ -69,8 +69,9 @@ def test_the_head_learns_scores_from_informative_features():
     scores = rng.uniform(0.5, 4.5, 240)
     features = np.hstack([scores[:, None] + rng.normal(0, 0.2, (240, 1)), rng.normal(0, 1, (240, 5))])
     targets = normal_target(scores, np.full(240, 0.6))
-    head, info = train_nima_head(features[:160], targets[:160], features[160:200], scores[160:200], epochs=80,
-                                 patience=25, learning_rate=0.01)
+    # 20 epochs reach SRCC ~0.98 on these features (80 gave ~0.985, in four times the time)
+    head, info = train_nima_head(features[:160], targets[:160], features[160:200], scores[160:200], epochs=20,
+                                 patience=10, learning_rate=0.01)
     mean, _ = distribution_moments(head.predict(features[200:].astype(np.float32), verbose=0))
     assert np.corrcoef(mean, scores[200:])[0, 1] > 0.9
     assert info["val_srcc"] > 0.9

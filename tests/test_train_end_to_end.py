@@ -12,8 +12,9 @@ from iqlite.training import cli
 from iqlite.training.regressor.config import TrainConfig
 from iqlite.training.regressor.evaluate import predict_scores
 from iqlite.training.regressor.model import load_model
+from iqlite.training.regressor.model_spec import ModelSpec
 from iqlite.training.regressor.train import RunMismatchError, TrainingRun
-from tests.conftest import train_interrupted_after_first_epoch
+from tests.conftest import make_rated_folder, make_small_sets, train_interrupted_after_first_epoch
 
 SMOKE_ARGS = ["--smoke", "--weights", "none", "--no-progress"]
 
@@ -61,15 +62,30 @@ def test_cli_errors_are_one_clear_message(rated_folder, tmp_path, capsys):
     assert "--score-range" in capsys.readouterr().err
 
 
+#: Resuming and refusing a run do not depend on the architecture: a MobileNetV2 cut after block 5 trains in
+#: a third of the time of the default one (which the CLI tests above and test_fine_tune_recipe's staged resume train).
+TINY = ModelSpec(cut_layer="block_5_add", taps=("block_2_add",))
+
+
 def _config() -> TrainConfig:
-    return TrainConfig.smoke(weights="none", fine_tune_epochs=3, patience=5)
+    return TrainConfig.smoke(weights="none", fine_tune_epochs=3, patience=5, model=TINY)
+
+
+@pytest.fixture(scope="module")
+def reference_run(tmp_path_factory):
+    """One uninterrupted run of `_config()` on the small sets: the reference of the resume test, and the finished
+    run folder the refusal test points a different recipe at. Its folder is never written to after this."""
+    root = tmp_path_factory.mktemp("reference")
+    train, val = make_small_sets(*make_rated_folder(root))
+    model = TrainingRun(_config(), train, val, root / "ref", verbose=0).fit()
+    return root / "ref", model
 
 
 @pytest.mark.slow
-def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monkeypatch):
+def test_interrupted_run_resumes_from_its_last_epoch(small_sets, reference_run, tmp_path, monkeypatch):
     train, val = small_sets
     config = _config()
-    reference = TrainingRun(config, train, val, tmp_path / "ref", verbose=0).fit()
+    ref_dir, reference = reference_run
 
     run_dir = tmp_path / "run"
     train_interrupted_after_first_epoch(config, train, val, run_dir, monkeypatch)
@@ -84,7 +100,7 @@ def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monke
     history = json.loads((run_dir / "state.json").read_text())["history"]
     assert [(h["phase"], h["epoch"]) for h in history] == [("head", 1), ("fine_tune", 1), ("fine_tune", 2),
                                                             ("fine_tune", 3)]
-    ref_history = json.loads((tmp_path / "ref" / "state.json").read_text())["history"]
+    ref_history = json.loads((ref_dir / "state.json").read_text())["history"]
     # everything before the interruption is bit-for-bit the uninterrupted run (seeded and deterministic)
     assert [h["loss"] for h in history[:2]] == pytest.approx([h["loss"] for h in ref_history[:2]], rel=1e-5)
     scores = predict_scores(resumed, val.images)
@@ -93,17 +109,20 @@ def test_interrupted_run_resumes_from_its_last_epoch(small_sets, tmp_path, monke
 
 
 @pytest.mark.slow
-def test_run_folder_refuses_a_different_recipe(small_sets, tmp_path):
+def test_run_folder_refuses_a_different_recipe(small_sets, reference_run):
     train, val = small_sets
-    TrainingRun(_config(), train, val, tmp_path, verbose=0).fit()
+    ref_dir, _ = reference_run
+    assert json.loads((ref_dir / "state.json").read_text())["phase"] == "done"
     with pytest.raises(RunMismatchError, match="different configuration"):
-        TrainingRun(replace(_config(), seed=7), train, val, tmp_path, verbose=0)
+        TrainingRun(replace(_config(), seed=7), train, val, ref_dir, verbose=0)
 
 
 @pytest.mark.slow
 def test_main_job_without_data_trains_on_the_embedded_sample_set(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert cli.main(["train", "--out", str(out), *SMOKE_ARGS]) == 0
+    # --batch-size 32: the head phase scores ~1,400 photos and mirrors, and eager Keras costs ~0.1 s a call
+    # whatever the batch; at the smoke recipe's 4 a call that was a minute of this test
+    assert cli.main(["train", "--out", str(out), *SMOKE_ARGS, "--batch-size", "32"]) == 0
     printed = capsys.readouterr().out
     assert "embedded sample set" in printed and "votes per image min 30" in printed
     summary = json.loads((out / "ratings_summary.json").read_text())

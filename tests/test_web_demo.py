@@ -1,5 +1,6 @@
 """The browser demo (web_demo/): the JS resize equals Pillow, and in headless Chromium the page scores the golden
-images with raw outputs equal to Python's, renders their stars, and survives a corrupt file.
+images with raw outputs equal to Python's, renders their stars and the flaw reasons Python names, and survives a
+corrupt file.
 
 Needs node, web_demo/node_modules (`bash scripts/web_setup.sh`) and Debian's chromium; skips, saying which, when
 one is missing. Checks of `export web` / `export serve` themselves run without a browser.
@@ -116,6 +117,11 @@ def test_golden_images_in_headless_chromium(tmp_path):
     for entry in golden["images"].values():
         assert done[entry["file"]]["raw"] == entry["raw_output"]
         assert done[entry["file"]]["inputSha256"] == entry["input_sha256"]
+        # The flaw statistics the page read from output 1 and the reasons it named (golden.mjs also checks the
+        # rendered texts against the sidecar's)
+        assert done[entry["file"]]["flawRaw"] == ",".join(str(q) for q in entry["flaw_raw"])
+        assert done[entry["file"]]["reasons"] == ";".join(entry["reasons"])
+        assert [r["code"] for r in done[entry["file"]]["shown"]] == entry["reasons"]
     assert [t["state"] for t in results["tiles"] if t["name"] == "corrupt.jpg"] == ["error"]
     assert results["crossOriginIsolated"] is True
     assert (tmp_path / "screenshot.png").stat().st_size > 10_000

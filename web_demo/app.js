@@ -1,7 +1,10 @@
 // iqlite web demo: score photos on this device with the int8 .tflite model and LiteRT.js (WebAssembly).
 // Preprocessing mirrors training.images.load_for_model: decode, EXIF orientation, RGB (alpha over white,
 // no colour management), Pillow-exact BILINEAR resize to SxS, uint8 HWC. See resize.js.
+// A model with the "flaw_statistics" output also names each photo's fixable flaws (too dark, blurry, ...)
+// from that output and the thresholds in its metadata (the sidecar's flaw_output / flaw_reasons): reasons.js.
 import { loadLiteRt, loadAndCompile, Tensor } from '@litertjs/core';
+import { flawReasons } from './reasons.js';
 import { resizeRgb, rgbaToRgbOnWhite } from './resize.js';
 
 const MODEL_URL = './model/iqlite.tflite';
@@ -9,7 +12,8 @@ const SIDECAR_URL = './model/iqlite.json';
 const WASM_DIR = new URL('./wasm/', import.meta.url).href;
 
 const $ = (id) => document.getElementById(id);
-const state = { model: null, info: null, queue: Promise.resolve(), pending: 0, done: 0 };
+const state = { model: null, info: null, outputs: null, queue: Promise.resolve(), pending: 0, done: 0 };
+const NO_FLAW_TEXT = 'No fixable flaw found';
 
 /** Nearest half star, clipped to [0, 5], ties up (ScoreScale.stars / round_half_stars). */
 export function halfStars(score) {
@@ -27,6 +31,10 @@ function showMeta(info, extra) {
     ['Model', `${info.name} ${info.version}`],
     ['Input', `${info.image_size}×${info.image_size} RGB uint8 (${info.input.shape.join('×')})`],
     ['Output', `uint8, stars = ${info.output.scale.toPrecision(8)} × (q − ${info.output.zero_point})`],
+    ['Flaw reasons', info.flaw_output && info.flaw_reasons
+      ? `${info.flaw_reasons.reasons.map((r) => r.code.replace(/_/g, ' ')).join(', ')} (output `
+        + `${info.flaw_output.name}, ${info.flaw_output.shape.join('×')} uint8)`
+      : 'none (this model has no flaw statistics output)'],
     ['File', `${(info.size_bytes / 1000).toFixed(1)} KB, sha256 ${info.sha256.slice(0, 12)}…`],
     ...extra,
   ];
@@ -39,6 +47,29 @@ function showMeta(info, extra) {
     dd.textContent = v;
     dl.append(dt, dd);
   }
+}
+
+/**
+ * Where the sidecar's output `spec` is in LiteRT.js's outputs. LiteRT.js runs the default signature, whose
+ * outputs it names by signature key (the sidecar's signature_name), in the signature's order; the tensor
+ * name and the interpreter's position are fallbacks for a model without a signature.
+ */
+function outputPosition(details, spec, what) {
+  let position = -1;
+  for (const key of [spec.signature_name, spec.name]) {
+    if (position < 0 && key) position = details.findIndex((d) => d.name === key);
+  }
+  if (position < 0 && details.length === (state.info.flaw_output ? 2 : 1)) position = spec.index;
+  const d = details[position];
+  if (!d) {
+    throw new Error(`the model has no ${what} output ${spec.signature_name || spec.name} `
+      + `(its outputs: ${details.map((x) => x.name).join(', ')})`);
+  }
+  if (d.dtype !== spec.dtype || Array.from(d.shape).join() !== spec.shape.join()) {
+    throw new Error(`the model's ${what} output ${d.name} is ${d.dtype} [${Array.from(d.shape)}], the sidecar `
+      + `says ${spec.dtype} [${spec.shape}]`);
+  }
+  return position;
 }
 
 async function init() {
@@ -55,8 +86,13 @@ async function init() {
   if (shape.join() !== want.join() || input.dtype !== 'uint8') {
     throw new Error(`model input is ${input.dtype} [${shape}], expected uint8 [${want}]`);
   }
-  state.model = model;
   state.info = info;
+  const outputDetails = model.getOutputDetails();
+  state.outputs = {
+    score: outputPosition(outputDetails, info.output, 'score'),
+    flaw: info.flaw_output ? outputPosition(outputDetails, info.flaw_output, 'flaw statistics') : null,
+  };
+  state.model = model;
   const loadMs = performance.now() - t0;
   showMeta(info, [
     ['Runtime', `LiteRT.js, WebAssembly, ${numThreads} thread(s) (input ${input.name})`],
@@ -95,7 +131,9 @@ async function infer(pixels) {
   let outputs;
   try {
     outputs = await state.model.run(tensor);
-    return Array.from(outputs[0].toTypedArray())[0];
+    const raw = Array.from(outputs[state.outputs.score].toTypedArray())[0];
+    const flawRaw = state.outputs.flaw === null ? null : Array.from(outputs[state.outputs.flaw].toTypedArray());
+    return { raw, flawRaw };
   } finally {
     tensor.delete();
     if (outputs) for (const t of outputs) t.delete();
@@ -110,6 +148,27 @@ function renderStars(el, stars) {
     s.className = stars >= i ? 'full' : (stars >= i - 0.5 ? 'half' : 'empty');
     el.append(s);
   }
+}
+
+/** The reasons list shown under the stars: one item per reason, or a short line when none fire. */
+function renderReasons(reasons) {
+  if (!reasons.length) {
+    const none = document.createElement('p');
+    none.className = 'reasons-none';
+    none.textContent = NO_FLAW_TEXT;
+    return none;
+  }
+  const ul = document.createElement('ul');
+  ul.className = 'reasons';
+  ul.setAttribute('aria-label', 'Flaws to fix');
+  for (const r of reasons) {
+    const item = document.createElement('li');
+    item.dataset.code = r.code;
+    item.dataset.severity = r.severity.toFixed(3);
+    item.textContent = r.text;
+    ul.append(item);
+  }
+  return ul;
 }
 
 function makeTile(file) {
@@ -138,7 +197,7 @@ async function scoreFile(file, li) {
     const t0 = performance.now();
     const { pixels } = await preprocess(file, state.info.image_size);
     const t1 = performance.now();
-    const raw = await infer(pixels);
+    const { raw, flawRaw } = await infer(pixels);
     const t2 = performance.now();
     // The model input's digest, to compare with the golden set's input_sha256 (Python's preprocessing).
     const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', pixels));
@@ -153,11 +212,20 @@ async function scoreFile(file, li) {
     line.className = 'score';
     line.textContent = `${score.toFixed(2)} / 5 · ${(t2 - t1).toFixed(0)} ms (+${(t1 - t0).toFixed(0)} ms prep)`;
     info.append(starsEl, line);
+    // No flaw output (an older model): no reasons, and no list.
+    const reasons = flawRaw === null ? [] : flawReasons(flawRaw, state.info.flaw_output, state.info.flaw_reasons);
+    if (flawRaw !== null) {
+      info.append(renderReasons(reasons));
+      li.dataset.flawRaw = flawRaw.join(',');
+    }
     Object.assign(li.dataset, {
       raw: String(raw), score: score.toFixed(4), stars: String(stars),
+      reasons: reasons.map((r) => r.code).join(';'),
       inferMs: (t2 - t1).toFixed(2), prepMs: (t1 - t0).toFixed(2), state: 'done',
     });
-    li.setAttribute('aria-label', `${file.name}: ${stars} of 5 stars (score ${score.toFixed(2)})`);
+    const said = flawRaw === null ? '' : (reasons.length ? `. ${reasons.map((r) => r.text).join('. ')}`
+      : `. ${NO_FLAW_TEXT}`);
+    li.setAttribute('aria-label', `${file.name}: ${stars} of 5 stars (score ${score.toFixed(2)})${said}`);
   } catch (err) {
     const e = document.createElement('div');
     e.className = 'error';

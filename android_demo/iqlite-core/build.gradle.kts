@@ -1,4 +1,4 @@
-// iqlite-core: the plain-Java part of the Android demo (preprocessing, dequantization, stars, reason texts,
+// iqlite-core: the plain-Java part of the Android demo (preprocessing, dequantization, stars, flaw reasons,
 // model metadata). No android.* imports (org.json only), so it builds and is tested on any JDK 17:
 //   bash scripts/jvm_test.sh          (from the repository root; plain javac + JUnit console launcher)
 //   ./gradlew :iqlite-core:test       (from android_demo/; repositories come from settings.gradle.kts)

@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--author", default=DEFAULT_AUTHOR, help="author in the metadata")
     t.add_argument("--license", default=DEFAULT_LICENSE,
                    help="licence in the metadata (training data may impose another than the project's)")
+    t.add_argument("--no-flaw-reasons", dest="flaw_reasons", action="store_false",
+                   help="leave out the flaw statistics output (too dark, blurry, ...) and its metadata")
 
     s = add_command(
         sub, "score", cmd_score,
@@ -262,6 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     tm.add_argument("--float-out", type=Path, help="also write the float32 model here")
     tm.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000, help="largest allowed file, KB")
     tm.add_argument("--representative", type=_positive_int, default=200, help="training versions calibrating int8")
+
+    fr = add_command(
+        sub, "add-flaw-reasons", cmd_add_flaw_reasons,
+        help="add the flaw statistics (too dark, overexposed, blurry, ...) as a second output of an int8 photo model",
+        description=(
+            "For an int8 photo model exported without them: add the flaw statistics (iqlite/export/flaw_graph.py) "
+            "as a second output, 'flaw_statistics', and the reasons' thresholds and texts to its metadata, so apps "
+            "name a photo's flaws from the model alone. The score output stays bit for bit the same. "
+            "`export tflite` does this itself for every int8 model."
+        ),
+    )
+    fr.add_argument("--model", type=Path, required=True, help="the int8 photo model (score only)")
+    fr.add_argument("--images", type=Path, required=True,
+                    help="photos calibrating the int8 ranges of the statistics (e.g. the training photos)")
+    fr.add_argument("--out", type=Path, required=True, help="the .tflite to write (may be --model itself)")
+    fr.add_argument("--budget-kb", type=float, default=DEFAULT_BUDGET_BYTES // 1000, help="largest allowed file, KB")
 
     i = add_command(
         sub, "info", cmd_info,
@@ -499,6 +517,15 @@ def cmd_bench(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 1 if failed else 0
 
 
+def cmd_add_flaw_reasons(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from iqlite.export.flaw_export import add_flaw_reasons_to_file
+
+    report = add_flaw_reasons_to_file(args.model, args.images, args.out,
+                                      budget_bytes=int(round(args.budget_kb * 1000)))
+    print(report.summary())
+    return 0
+
+
 def cmd_info(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from iqlite.export.describe import describe_model
 
@@ -519,7 +546,7 @@ def cmd_tflite(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
                         budget_bytes=int(round(args.budget_kb * 1000)), representative=args.representative,
                         qat=args.qat, qat_epochs=args.qat_epochs, report_path=args.report,
                         cv_results=args.cv_results, name=args.name, version=args.model_version,
-                        author=args.author, license=args.license)
+                        author=args.author, license=args.license, flaw_reasons=args.flaw_reasons)
     print(result.report.summary())
     if result.parity is not None:
         print(result.parity.summary())

@@ -182,6 +182,8 @@ def write_golden_images(out_dir: str | os.PathLike) -> list[Path]:
 
 def golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) -> dict:
     """Expected pixels, model inputs and int8 outputs of the golden images under `model_path`."""
+    from iqlite.training.flaws.model_flaws import reasons_from_statistics
+
     scorer = TFLiteScorer(model_path)
     record: dict = {"model": Path(model_path).name, "model_sha256": _sha256(Path(model_path).read_bytes()),
                     "image_size": scorer.image_size, "output_scale": scorer.output_scale,
@@ -196,6 +198,10 @@ def golden_record(model_path: str | os.PathLike, images_dir: str | os.PathLike) 
             "pixels_sha256": _sha256(pixels.tobytes()), "input_sha256": _sha256(model_input.tobytes()),
             "raw_output": raw, "score": round(scorer.dequantize(raw), 4),
         }
+        if scorer.has_flaw_statistics:  # what every app must read from output 1, and the reasons it names
+            _, flaw_raw, statistics = scorer.score_and_flaws(model_input)
+            record["images"][name]["flaw_raw"] = [int(q) for q in flaw_raw]
+            record["images"][name]["reasons"] = [r.code for r in reasons_from_statistics(statistics, scorer.flaw_spec)]
     return record
 
 

@@ -175,6 +175,7 @@ class ModelInfo:
     inputs: tuple[TensorMeta, ...] = ()
     outputs: tuple[TensorMeta, ...] = ()
     score: dict | None = None
+    flaw_reasons: dict | None = None  # iqlite.training.flaws.model_flaws.flaw_reasons_spec(), for a flaw output
 
     @property
     def input_tensors(self) -> tuple[TensorMeta, ...]:
@@ -198,6 +199,7 @@ class ModelInfo:
             "architecture": self.architecture,
             "training_data": self.training_data,
             "metrics": self.metrics,
+            **({"flaw_reasons": self.flaw_reasons} if self.flaw_reasons is not None else {}),
         })
 
     @classmethod
@@ -221,6 +223,7 @@ class ModelInfo:
             inputs=tuple(_tensor_meta(t) for t in inputs) if several else (),
             outputs=tuple(_tensor_meta(t) for t in outputs) if several else (),
             score=custom.get("score") if custom.get("score", {}).get("name") else None,
+            flaw_reasons=custom.get("flaw_reasons"),
         )
 
 

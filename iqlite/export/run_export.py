@@ -68,13 +68,16 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, images_dir
                representative: int = DEFAULT_REPRESENTATIVE, qat: bool = False, qat_epochs: int = DEFAULT_QAT_EPOCHS,
                report_path: str | os.PathLike | None = None, cv_results: str | os.PathLike | None = None,
                name: str = DEFAULT_NAME, version: str | None = None, author: str = DEFAULT_AUTHOR,
-               license: str = DEFAULT_LICENSE, log: Callable[[str], None] = print) -> RunExport:
+               license: str = DEFAULT_LICENSE, flaw_reasons: bool = True,
+               log: Callable[[str], None] = print) -> RunExport:
     """Export the trained run in `run_dir` to `out` (int8 unless `float32`) and write its report.
 
     `images_dir` is the folder the run's photos are in; int8 export needs it (calibration and parity use real
     photos of the run). `image_size` defaults to the run's training size, `report_path` to OUT.json (with QAT, the
     comparison goes to REPORT.qat.json or OUT.qat.json), `version` to the installed iqlite version. `cv_results`
     is a cross-validation results file (benchmarks/livec_cv.py) whose headline numbers go into the metadata.
+    With `flaw_reasons` (the default) the int8 model gets the flaw statistics as a second output and the reasons'
+    thresholds in its metadata (`iqlite.export.flaw_export`; the float32 model never has them).
     `log` gets the progress messages. Raises a `UserError` for what a user can fix (an unwritable `out`, a run
     folder that is not one, photos that do not load, a model over `budget_bytes`); nothing is written then.
     """
@@ -119,6 +122,10 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, images_dir
         info = replace(info, metrics={**info.metrics, **checked})
     if cv_results:
         info = replace(info, metrics={**info.metrics, "cross_validation": _cv_summary(Path(cv_results))})
+    if flaw_reasons:
+        from iqlite.export.flaw_export import add_flaw_reasons
+
+        content, info = add_flaw_reasons(content, info, rep, log)
     content = te.with_metadata(content, info, rep[:3])
     report = te.save_tflite(content, out, "int8", budget_bytes, representative_images=len(rep),
                             seconds=time.monotonic() - started)

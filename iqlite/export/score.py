@@ -4,9 +4,12 @@ A photo that cannot be read gets a row with its error instead of stopping the ru
 thousands should not cost the rest), and the failures are counted in the summary, so nothing is dropped
 silently. TensorFlow is never imported here (see `iqlite.export.tflite_runner`).
 
-With `reasons=True` every row also gets the codes of the flaws a seller can fix (`iqlite.training.flaws.flaw_reasons`:
-too_dark, blurry, ...), most severe first, joined by ";" in an extra `reasons` column. The photo is decoded
-once for both: the model input is the same `resize_for_model(load_rgb(...))` that `score_file` uses.
+With `reasons=True` every row also gets the codes of the flaws a seller can fix (too_dark, blurry, ...), most
+severe first, joined by ";" in an extra `reasons` column. A model with the flaw output names them from its own
+statistics and the thresholds in its metadata (`iqlite.training.flaws.model_flaws`: the numbers the apps read),
+plus the Python-only subject reason; an older model from the Python features (`iqlite.training.flaws.flaw_reasons`).
+The photo is decoded once for both: the model input is the same `resize_for_model(load_rgb(...))` that
+`score_file` uses.
 
 Every engine asks `model_rows(model)` how a model's rows are made and written (`ModelRows`: load the model,
 one file in and one row out, the table out) and does nothing else with the model: this process (`score_to_csv`),
@@ -56,7 +59,8 @@ from iqlite.training.core.images import (
     scan_images,
 )
 from iqlite.training.core.score_scale import round_half_stars
-from iqlite.training.flaws.flaw_reasons import load_thresholds, photo_flaw_reasons
+from iqlite.training.flaws.flaw_reasons import load_thresholds, photo_flaw_reasons, subject_reasons
+from iqlite.training.flaws.model_flaws import reasons_from_statistics
 
 __all__ = [
     "CSV_COLUMNS",
@@ -452,16 +456,24 @@ def score_source(scorer: TFLiteScorer, source: Source, reasons: bool = False,
     """
     try:
         rgb = read_rgb(source, max_pixels=max_pixels)
-        score = scorer.score_array(resize_for_model(rgb, scorer.image_size))
+        score, _, statistics = scorer.score_and_flaws(resize_for_model(rgb, scorer.image_size))
     except ImageLoadError as err:
         return ScoreRow(display_path(source), None, None, err.reason)
     if not reasons:
         return _scored(source, score)
+    if statistics is None:  # a model without the flaw output: every reason from the Python features
+        try:
+            found = photo_flaw_reasons(rgb)
+        except ValueError as err:  # too small for the features; the score itself is fine
+            return _scored(source, score, error=f"no flaw reasons: {err}")
+        return _scored(source, score, reasons=tuple(reason.code for reason in found))
+    # The model's own reasons, plus the Python-only subject reason (its GrabCut split is not in the model).
+    found, error = reasons_from_statistics(statistics, scorer.flaw_spec), ""
     try:
-        codes = tuple(reason.code for reason in photo_flaw_reasons(rgb))
-    except ValueError as err:  # too small for the features; the score itself is fine
-        return _scored(source, score, error=f"no flaw reasons: {err}")
-    return _scored(source, score, reasons=codes)
+        found = sorted(found + subject_reasons(rgb), key=lambda reason: -reason.severity)
+    except ValueError as err:  # too small to split into subject and background
+        error = f"no subject reason: {err}"
+    return _scored(source, score, error=error, reasons=tuple(reason.code for reason in found))
 
 
 def score_files(scorer: TFLiteScorer, paths: Sequence[Source], progress: bool = False,

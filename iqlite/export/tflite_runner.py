@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
 
+from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata
 from iqlite.export.model_file import ModelFileError, check_tflite_file, describe_load_error
 from iqlite.training.core.images import load_for_model
 from iqlite.training.core.score_scale import STAR_MAX, STAR_MIN
+from iqlite.training.flaws.model_flaws import FLAW_OUTPUT
 
 __all__ = ["TFLiteScorer", "dequantized"]
 
@@ -50,8 +52,10 @@ class TFLiteScorer:
         if len(inputs) == 2 and {d["name"] for d in inputs} == {"reference", "distorted"}:
             raise ModelFileError(f"{path}: this is a perceptual distance model (a reference and a distorted photo "
                                  "in); measure pairs with `python -m export distance --ref REF --model ...`")
-        if len(inputs) != 1 or len(outputs) != 1:
-            raise ModelFileError(f"{path}: expected one input and one output, got {len(inputs)} and {len(outputs)}")
+        flaws = [d for d in outputs[1:] if d["name"] == FLAW_OUTPUT]
+        if len(inputs) != 1 or len(outputs) != 1 + len(flaws) or len(flaws) > 1:
+            raise ModelFileError(f"{path}: expected one input and one output (and optionally a '{FLAW_OUTPUT}' "
+                                 f"one), got {len(inputs)} and {[d['name'] for d in outputs]}")
         inp, out = inputs[0], outputs[0]
         shape = tuple(int(d) for d in inp["shape"])
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 3 or shape[1] != shape[2]:
@@ -65,6 +69,28 @@ class TFLiteScorer:
         self.output_scale, self.output_zero_point = _quantization(out)
         self._input_index = inp["index"]
         self._output_index = out["index"]
+        self._flaw_detail = flaws[0] if flaws else None
+        #: The model metadata's flaw_reasons block (thresholds, texts), for a model with the flaw output.
+        self.flaw_spec: dict | None = None
+        if flaws:
+            metadata = read_metadata(model if isinstance(model, bytes) else path.read_bytes()) or {}
+            self.flaw_spec = metadata.get("custom_metadata", {}).get(CUSTOM_METADATA_NAME, {}).get("flaw_reasons")
+            if not isinstance(self.flaw_spec, dict):
+                raise ModelFileError(f"{path}: has a '{FLAW_OUTPUT}' output but no flaw_reasons in its metadata")
+
+    @property
+    def has_flaw_statistics(self) -> bool:
+        """Whether the model computes the flaw statistics as a second output (`iqlite.export.flaw_graph`)."""
+        return self._flaw_detail is not None
+
+    def score_and_flaws(self, rgb: np.ndarray) -> tuple[float, np.ndarray | None, np.ndarray | None]:
+        """One run: the 0–5 score, the raw uint8 flaw statistics and their dequantized values (None, None for a
+        model without them)."""
+        score = self.dequantize(self._run(rgb))
+        if self._flaw_detail is None:
+            return score, None, None
+        raw = self._interpreter.get_tensor(self._flaw_detail["index"]).reshape(-1).copy()
+        return score, raw, dequantized(raw, self._flaw_detail)
 
     @property
     def quantized_output(self) -> bool:

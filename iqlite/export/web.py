@@ -7,6 +7,16 @@ The built folder is self-contained and static: every file the page loads (LiteRT
 is copied into it, so it fetches nothing from any other origin. The model's facts the page shows and needs
 (name, version, input size, output quantization) go into ``model/iqlite.json`` next to the model: the page
 reads this sidecar instead of parsing the .tflite's metadata flatbuffer in JavaScript.
+
+A model with the `flaw_statistics` output (`iqlite.export.flaw_graph`) also gets ``flaw_output`` (that
+output's position, shape and quantization) and ``flaw_reasons`` (the metadata's block of reason codes, texts
+and thresholds, as the model carries it) in the sidecar; the page applies the rule of
+`iqlite.training.flaws.model_flaws.reasons_from_statistics` to them (web_demo/reasons.js). For a model
+without that output both are null and the page names no reasons.
+
+LiteRT.js runs the model's default signature and names its outputs by the signature's keys, not by tensor
+names (the score tensor "StatefulPartitionedCall:0" is "iqlite_float" there), so each output in the sidecar
+also carries its ``signature_name``, for the page to find it by.
 """
 
 from __future__ import annotations
@@ -15,15 +25,17 @@ import functools
 import hashlib
 import http.server
 import json
+import math
 import shutil
 from pathlib import Path
 
 from iqlite.training.core.errors import InputError, InputNotFoundError
+from iqlite.training.flaws.model_flaws import FLAW_OUTPUT
 
 __all__ = ["WEB_DEMO", "WebBuildError", "build_web", "make_server", "serve"]
 
 WEB_DEMO = Path(__file__).resolve().parents[2] / "web_demo"
-PAGE_FILES = ("index.html", "app.js", "resize.js", "style.css")
+PAGE_FILES = ("index.html", "app.js", "reasons.js", "resize.js", "style.css")
 _LITERT = "node_modules/@litertjs"
 # (source under web_demo/, destination under the built folder)
 _VENDOR = (
@@ -52,26 +64,86 @@ class WebBuildError(InputError):
     """A build that cannot be made as asked (missing model, missing npm packages); the message says the fix."""
 
 
+def _signature_names(content: bytes) -> list[str | None]:
+    """The default signature's key of each of subgraph 0's outputs, in the interpreter's output order (None
+    where the model has no signature, or the signature does not name that output)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    try:
+        model = schema.Model.GetRootAs(content, 0)
+        graph = model.Subgraphs(0)
+        outputs = [graph.Outputs(i) for i in range(graph.OutputsLength())]
+        keys: dict[int, str] = {}
+        if model.SignatureDefsLength():
+            signature = model.SignatureDefs(0)  # LiteRT.js's default signature: the first one
+            if signature.SubgraphIndex() == 0:
+                for i in range(signature.OutputsLength()):
+                    entry = signature.Outputs(i)
+                    keys[entry.TensorIndex()] = entry.Name().decode("utf-8")
+    except Exception as err:  # noqa: BLE001 (the flatbuffer reader raises anything on corrupt bytes)
+        raise WebBuildError(f"the model's signature cannot be read: {err}") from err
+    return [keys.get(index) for index in outputs]
+
+
+def _output_entry(fact: dict, index: int, signature_name: str | None) -> dict:
+    return {"name": fact["name"], "signature_name": signature_name, "index": index, "shape": fact["shape"],
+            "dtype": fact["dtype"], "scale": fact["scale"], "zero_point": fact["zero_point"]}
+
+
+def _check_flaw_reasons(spec: object, flaw: dict) -> dict:
+    """The metadata's flaw_reasons block, checked for what the page reads from it."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("reasons"), list):
+        raise WebBuildError(f"the model has a '{FLAW_OUTPUT}' output but no flaw_reasons list in its metadata; "
+                            "re-export it (python -m export add-flaw-reasons)")
+    if spec.get("output", FLAW_OUTPUT) != flaw["name"]:
+        raise WebBuildError(f"the model's flaw_reasons are for an output {spec.get('output')!r}, its flaw output "
+                            f"is {flaw['name']!r}")
+    width = math.prod(flaw["shape"])
+    for entry in spec["reasons"]:
+        ok = (isinstance(entry, dict) and all(key in entry for key in ("code", "text", "index", "threshold",
+                                                                         "severe", "fires_when"))
+              and entry["fires_when"] in ("above", "below") and isinstance(entry["index"], int)
+              and 0 <= entry["index"] < width
+              and all(isinstance(entry[key], int | float) for key in ("threshold", "severe")))
+        if not ok:
+            raise WebBuildError(f"the model's flaw_reasons has an entry the page cannot apply to its {width}-value "
+                                f"'{flaw['name']}' output: {entry!r}")
+    return spec
+
+
 def model_sidecar(content: bytes) -> dict:
     """What the page needs to know about the model, from its embedded metadata and the interpreter."""
-    from iqlite.export.metadata import read_metadata, tensor_facts
+    from iqlite.export.metadata import CUSTOM_METADATA_NAME, read_metadata, tensor_facts
 
     try:
         facts = tensor_facts(content)
     except (ValueError, RuntimeError) as err:  # passed the header check, but LiteRT cannot load it
         raise WebBuildError(f"the model cannot be loaded: {err}") from err
-    if len(facts["inputs"]) != 1 or len(facts["outputs"]) != 1:
-        raise WebBuildError(f"expected one input and one output, the model has {len(facts['inputs'])} and "
-                            f"{len(facts['outputs'])}")
-    inp, out = facts["inputs"][0], facts["outputs"][0]
+    outputs = facts["outputs"]
+    flaw_positions = [i for i, o in enumerate(outputs) if i > 0 and o["name"] == FLAW_OUTPUT]
+    if len(facts["inputs"]) != 1 or len(outputs) != 1 + len(flaw_positions) or len(flaw_positions) > 1:
+        raise WebBuildError(f"expected one input and one score output (and optionally a '{FLAW_OUTPUT}' one), the "
+                            f"model has {len(facts['inputs'])} input(s) and outputs {[o['name'] for o in outputs]}")
+    inp, out = facts["inputs"][0], outputs[0]
     shape = inp["shape"]
     if inp["dtype"] != "uint8" or len(shape) != 4 or shape[0] != 1 or shape[3] != 3 or shape[1] != shape[2]:
         raise WebBuildError(f"the page needs a uint8 [1, S, S, 3] input (fixed batch 1); the model's input is "
                             f"{inp['dtype']} {shape}")
-    if out["dtype"] != "uint8" or out["scale"] == 0:
-        raise WebBuildError(f"the page needs a quantized uint8 score output; the model's output is {out['dtype']} "
-                            f"(scale {out['scale']})")
+    if out["dtype"] != "uint8" or out["scale"] == 0 or math.prod(out["shape"]) != 1:
+        raise WebBuildError(f"the page needs a quantized uint8 score output of one value; the model's output is "
+                            f"{out['dtype']} {out['shape']} (scale {out['scale']})")
+    signature_names = _signature_names(content)
     metadata = read_metadata(content) or {}
+    flaw_output = flaw_reasons = None
+    if flaw_positions:
+        position = flaw_positions[0]
+        flaw = outputs[position]
+        if flaw["dtype"] != "uint8" or flaw["scale"] == 0:
+            raise WebBuildError(f"the page needs a quantized uint8 '{FLAW_OUTPUT}' output; the model's is "
+                                f"{flaw['dtype']} (scale {flaw['scale']})")
+        flaw_output = _output_entry(flaw, position, signature_names[position])
+        custom = (metadata.get("custom_metadata") or {}).get(CUSTOM_METADATA_NAME) or {}
+        flaw_reasons = _check_flaw_reasons(custom.get("flaw_reasons"), flaw)
     return {
         "name": metadata.get("name", "unnamed model"),
         "version": metadata.get("version", "unknown"),
@@ -81,8 +153,9 @@ def model_sidecar(content: bytes) -> dict:
         "size_bytes": len(content),
         "sha256": hashlib.sha256(content).hexdigest(),
         "input": {"name": inp["name"], "shape": shape, "dtype": inp["dtype"]},
-        "output": {"name": out["name"], "shape": out["shape"], "dtype": out["dtype"],
-                   "scale": out["scale"], "zero_point": out["zero_point"]},
+        "output": _output_entry(out, 0, signature_names[0]),
+        "flaw_output": flaw_output,
+        "flaw_reasons": flaw_reasons,
     }
 
 

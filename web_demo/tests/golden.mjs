@@ -5,8 +5,10 @@
 //
 // Loads the page, picks the golden images (and a corrupt file) through the page's file input, waits for every
 // tile to be done, compares each tile's raw uint8 output with the golden JSON and its star rendering with the
-// expected half stars, checks the corrupt file's tile shows an error and that a photo picked afterwards still
-// scores, saves DIR/screenshot.png and writes DIR/results.json. Exit 0 only if everything matched.
+// expected half stars, its raw flaw statistics (data-flaw-raw) with the golden flaw_raw and the flaw reasons it
+// names (data-reasons, and the rendered list's codes and texts, against the sidecar's texts) with the golden
+// reasons, checks the corrupt file's tile shows an error and that a photo picked afterwards still scores,
+// saves DIR/screenshot.png and writes DIR/results.json. Exit 0 only if everything matched.
 import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,6 +32,45 @@ async function waitScored(page, count) {
   await page.waitForFunction(
     (n) => Number(document.body.dataset.scored || 0) >= n && document.body.dataset.pending === '0',
     count, { timeout: TIMEOUT });
+}
+
+/** The tile's flaw statistics and reasons against the golden entry (and the sidecar's texts). */
+function checkReasons(tile, entry, texts, sidecar, failures) {
+  if (entry.flaw_raw === undefined) {  // a golden set made for a model without the flaw output
+    if (tile.flawRaw !== null || tile.reasons !== '' || tile.shown.length || tile.noneShown) {
+      failures.push(`${tile.name}: the golden set has no flaw_raw, yet the tile shows flaw statistics `
+        + `"${tile.flawRaw}" / reasons "${tile.reasons}"`);
+    }
+    return;
+  }
+  if (!sidecar.flaw_output || !sidecar.flaw_reasons) {
+    failures.push(`${tile.name}: the golden set has flaw_raw, the sidecar has no flaw_output/flaw_reasons`);
+    return;
+  }
+  const wantRaw = entry.flaw_raw.join(',');
+  if (tile.flawRaw !== wantRaw) {
+    failures.push(`${tile.name}: data-flaw-raw "${tile.flawRaw}", golden flaw_raw "${wantRaw}"`);
+  }
+  const want = entry.reasons.join(';');
+  if (tile.reasons !== want) {
+    failures.push(`${tile.name}: data-reasons "${tile.reasons}", golden reasons "${want}"`);
+  }
+  const shownCodes = tile.shown.map((r) => r.code).join(';');
+  if (shownCodes !== want) {
+    failures.push(`${tile.name}: the list under the stars shows "${shownCodes}", golden reasons "${want}"`);
+  }
+  for (const r of tile.shown) {
+    if (!(r.code in texts)) failures.push(`${tile.name}: shows reason ${r.code}, which the sidecar does not have`);
+    else if (r.text !== texts[r.code]) {
+      failures.push(`${tile.name}: reason ${r.code} reads "${r.text}", the sidecar's text is "${texts[r.code]}"`);
+    }
+    if (r.code in texts && !(tile.label || '').includes(texts[r.code])) {
+      failures.push(`${tile.name}: aria-label "${tile.label}" does not say "${texts[r.code]}"`);
+    }
+  }
+  if (tile.noneShown !== (entry.reasons.length ? 0 : 1)) {
+    failures.push(`${tile.name}: ${tile.noneShown} "no flaw" line(s) for golden reasons "${want}"`);
+  }
 }
 
 async function main() {
@@ -65,6 +106,9 @@ async function main() {
       loadMs: Number(document.body.dataset.loadMs), threads: document.body.dataset.threads,
       crossOriginIsolated: self.crossOriginIsolated, meta: document.getElementById('meta').innerText,
     }));
+    // The sidecar the page read: the reason texts each code must show.
+    const sidecar = await page.evaluate(async () => (await fetch('./model/iqlite.json')).json());
+    const texts = Object.fromEntries(((sidecar.flaw_reasons || {}).reasons || []).map((r) => [r.code, r.text]));
 
     const picks = [];
     for (let r = 0; r < args.repeat; r++) picks.push(...files);
@@ -80,6 +124,11 @@ async function main() {
       stars: el.dataset.stars === undefined ? null : Number(el.dataset.stars), inferMs: Number(el.dataset.inferMs),
       prepMs: Number(el.dataset.prepMs), inputSha256: el.dataset.inputSha256 || null, error: el.dataset.error || null, label: el.getAttribute('aria-label'),
       full: el.querySelectorAll('.stars .full').length, half: el.querySelectorAll('.stars .half').length,
+      flawRaw: el.dataset.flawRaw === undefined ? null : el.dataset.flawRaw,
+      reasons: el.dataset.reasons === undefined ? null : el.dataset.reasons,
+      shown: Array.from(el.querySelectorAll('.reasons li'), (li) => ({ code: li.dataset.code || null,
+        text: li.textContent })),
+      noneShown: el.querySelectorAll('.reasons-none').length,
     })));
     const byFile = Object.fromEntries(names.map((n) => [golden.images[n].file, n]));
     for (const tile of tiles) {
@@ -102,6 +151,7 @@ async function main() {
         failures.push(`${tile.name}: stars ${tile.stars} (${tile.full} full, ${tile.half} half, "${tile.label}"), `
           + `expected ${stars}`);
       }
+      if (tile.state === 'done') checkReasons(tile, golden.images[key], texts, sidecar, failures);
     }
     if (offOrigin.length) failures.push(`requests off the page's origin: ${offOrigin.join(', ')}`);
     await page.screenshot({ path: join(args.out, 'screenshot.png'), fullPage: true });

@@ -39,7 +39,8 @@ import numpy as np
 from iqlite.training.core.images import downscale
 from iqlite.training.flaws.subject_mask import subject_mask
 
-__all__ = ["ANALYSIS_SIDE", "FEATURE_NAMES", "GLOBAL_FEATURES", "REGION_FEATURES", "photo_features", "region_features"]
+__all__ = ["ANALYSIS_SIDE", "FEATURE_NAMES", "GLOBAL_FEATURES", "REGION_FEATURES", "photo_features", "region_features",
+           "subject_separation"]
 
 ANALYSIS_SIDE = 512
 CLIP_WHITE, CLIP_BLACK = 250.0 / 255.0, 5.0 / 255.0
@@ -67,11 +68,8 @@ FEATURE_NAMES: tuple[str, ...] = GLOBAL_FEATURES + REGION_FEATURES
 
 def photo_features(rgb: np.ndarray) -> dict[str, float]:
     """All features of one HxWx3 uint8 RGB photo (as `iqlite.training.core.images.load_rgb` returns it), by name."""
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {getattr(rgb, 'shape', type(rgb))}")
+    _check_photo(rgb)
     height, width = rgb.shape[:2]
-    if min(height, width) < 16:
-        raise ValueError(f"photo of {width}x{height} pixels is too small to describe (need at least 16x16)")
     small = downscale(rgb, ANALYSIS_SIDE)
     luma = _luma(small)
     laplacian = cv2.Laplacian(luma * 255.0, cv2.CV_64F)
@@ -91,6 +89,23 @@ def photo_features(rgb: np.ndarray) -> dict[str, float]:
     }
     features.update(region_features(small, luma, laplacian, subject_mask(small)))
     return {name: features[name] for name in FEATURE_NAMES}
+
+
+def subject_separation(rgb: np.ndarray) -> float:
+    """`subject_separation` of one HxWx3 uint8 photo alone: the subject split and the colour histograms only."""
+    _check_photo(rgb)
+    small = downscale(rgb, ANALYSIS_SIDE)
+    mask = subject_mask(small)
+    lab = cv2.cvtColor(small.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    return colour_separation(lab[mask], lab[~mask])
+
+
+def _check_photo(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected an HxWx3 uint8 RGB array, got {getattr(rgb, 'shape', type(rgb))}")
+    height, width = rgb.shape[:2]
+    if min(height, width) < 16:
+        raise ValueError(f"photo of {width}x{height} pixels is too small to describe (need at least 16x16)")
 
 
 def region_features(rgb: np.ndarray, luma: np.ndarray, laplacian: np.ndarray, mask: np.ndarray) -> dict[str, float]:

@@ -53,7 +53,7 @@ import functools
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -61,7 +61,7 @@ from typing import Literal
 import numpy as np
 
 from iqlite.training.core.errors import InputError, InputNotFoundError
-from iqlite.training.flaws.features import photo_features
+from iqlite.training.flaws.features import photo_features, subject_separation
 
 __all__ = [
     "NOISE_VISIBLE_LEVELS",
@@ -73,6 +73,7 @@ __all__ = [
     "flaw_reasons",
     "load_thresholds",
     "photo_flaw_reasons",
+    "subject_reasons",
 ]
 
 THRESHOLDS_PATH = Path(__file__).with_name("flaw_thresholds.json")
@@ -228,7 +229,8 @@ def load_thresholds(path: str | os.PathLike = THRESHOLDS_PATH) -> dict[str, Thre
     return _read_thresholds(str(path), mtime)
 
 
-def flaw_reasons(features: Mapping[str, float], thresholds: Mapping[str, Threshold] | None = None) -> list[Reason]:
+def flaw_reasons(features: Mapping[str, float], thresholds: Mapping[str, Threshold] | None = None,
+                 rules: Sequence[FlawRule] = RULES) -> list[Reason]:
     """The reasons that fire for a photo's features, most severe first (empty for a photo with no flaw).
 
     `features` needs every feature the rules read (`photo_features` has them). `thresholds` defaults to the
@@ -236,11 +238,11 @@ def flaw_reasons(features: Mapping[str, float], thresholds: Mapping[str, Thresho
     """
     if thresholds is None:
         thresholds = load_thresholds()
-    missing = sorted({name for rule in RULES for name in rule.features} - set(features))
+    missing = sorted({name for rule in rules for name in rule.features} - set(features))
     if missing:
         raise KeyError(f"features missing for flaw reasons: {', '.join(missing)} (see iqlite.training.flaws.features)")
     fired = []
-    for order, rule in enumerate(RULES):
+    for order, rule in enumerate(rules):
         value = rule.measure(features)
         limit = thresholds[rule.code]
         if value is None or not math.isfinite(value):
@@ -252,6 +254,15 @@ def flaw_reasons(features: Mapping[str, float], thresholds: Mapping[str, Thresho
         reason = Reason(rule.code, rule.text, past / span, rule.statistic, float(value), limit.threshold)
         fired.append((-reason.severity, order, reason))
     return [reason for *_, reason in sorted(fired, key=lambda item: item[:2])]
+
+
+def subject_reasons(rgb: np.ndarray, thresholds: Mapping[str, Threshold] | None = None) -> list[Reason]:
+    """Only `subject_not_distinct`, from the one feature it needs (the reason the photo model does not compute:
+    its GrabCut subject split is no convolution; see `iqlite.training.flaws.model_flaws`)."""
+    if thresholds is None:
+        thresholds = load_thresholds()
+    rules = [rule for rule in RULES if rule.code == "subject_not_distinct"]
+    return flaw_reasons({"subject_separation": subject_separation(rgb)}, thresholds, rules)
 
 
 def photo_flaw_reasons(rgb: np.ndarray, thresholds: Mapping[str, Threshold] | None = None) -> list[Reason]:

@@ -6,6 +6,7 @@ import androidx.test.ext.junit.runners.AndroidJUnit4
 import androidx.test.platform.app.InstrumentationRegistry
 import java.io.ByteArrayInputStream
 import java.security.MessageDigest
+import org.json.JSONArray
 import org.json.JSONObject
 import org.junit.After
 import org.junit.Assert.assertEquals
@@ -21,7 +22,8 @@ import org.junit.runner.RunWith
  * The golden data is shared with the Python and JVM tests: app/build.gradle.kts adds the repository's
  * tests/golden/ (iqlite.json and images/<name>.png, written by `python -m export golden`) to this test APK's
  * assets. For every image the decoded pixels and the model input must hash to Python's bytes, the raw uint8
- * output must equal Python's exactly, and the score must match to 1e-4.
+ * outputs (the score and the flaw statistics) must equal Python's exactly, the score must match to 1e-4, and
+ * the flaw reasons must be the codes Python names, in Python's order.
  */
 @RunWith(AndroidJUnit4::class)
 class GoldenOutputTest {
@@ -60,6 +62,7 @@ class GoldenOutputTest {
         assertEquals(golden.getDouble("output_scale"), helper.outputQuantization.scale.toDouble(), 0.0)
         assertEquals(golden.getLong("output_zero_point"), helper.outputQuantization.zeroPoint)
         assertEquals(QualityScorerHelper.Delegate.CPU, helper.activeDelegate)
+        assertTrue("the shipped model has no flaw_reasons metadata", helper.flawReasons != null)
     }
 
     @Test
@@ -83,9 +86,14 @@ class GoldenOutputTest {
             if (sha256(prepared.input) != expected.getString("input_sha256")) {
                 mismatches += "$name: model input (resize) differs from Python's"
             }
-            val raw = helper.run(prepared.input).raw
+            val output = helper.run(prepared.input)
+            val raw = output.raw
             if (raw != expected.getInt("raw_output")) {
                 mismatches += "$name: raw output $raw, expected ${expected.getInt("raw_output")}"
+            }
+            val expectedFlawRaw = intList(expected.getJSONArray("flaw_raw"))
+            if (output.flawRaw != expectedFlawRaw) {
+                mismatches += "$name: raw flaw statistics ${output.flawRaw}, expected $expectedFlawRaw"
             }
             val score = helper.outputQuantization.score(raw)
             if (Math.abs(score - expected.getDouble("score")) > SCORE_TOLERANCE) {
@@ -105,6 +113,7 @@ class GoldenOutputTest {
             val result = helper.score { goldenAssets.open("$IMAGES_DIR/${expected.getString("file")}") }
             assertEquals(name, expected.getInt("raw_output"), result.rawOutput)
             assertEquals(name, expected.getDouble("score"), result.score, SCORE_TOLERANCE)
+            assertEquals(name, stringList(expected.getJSONArray("reasons")), result.reasons.map { it.code })
             assertEquals(name, 1, result.sampleSize)
             assertTrue(name, result.inferenceMs > 0.0)
         }
@@ -125,6 +134,10 @@ class GoldenOutputTest {
         val images = golden.getJSONObject("images")
         return images.getJSONObject(images.keys().next()).getString("file")
     }
+
+    private fun intList(array: JSONArray): List<Int> = List(array.length()) { array.getInt(it) }
+
+    private fun stringList(array: JSONArray): List<String> = List(array.length()) { array.getString(it) }
 
     private fun sha256(bytes: ByteArray): String =
         MessageDigest.getInstance("SHA-256").digest(bytes).joinToString("") { "%02x".format(it.toInt() and 0xFF) }

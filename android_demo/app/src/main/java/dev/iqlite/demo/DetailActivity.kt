@@ -9,7 +9,6 @@ import androidx.activity.ComponentActivity
 import androidx.activity.enableEdgeToEdge
 import androidx.core.view.isVisible
 import androidx.lifecycle.lifecycleScope
-import dev.iqlite.core.FlawReasonText
 import dev.iqlite.core.ScoreScale
 import dev.iqlite.demo.databinding.ActivityDetailBinding
 import kotlinx.coroutines.Dispatchers
@@ -17,10 +16,9 @@ import kotlinx.coroutines.launch
 import kotlinx.coroutines.withContext
 
 /**
- * One scored photo: the photo, its stars and score, how long the model took, and the flaw reasons when the
- * caller provides them. The model itself only outputs a score; reasons come from iqlite's feature code
- * (Python, `training/flaws/flaw_reasons.py`), which does not run on the phone, so the section stays hidden unless
- * reason codes are passed in [EXTRA_REASON_CODES].
+ * One scored photo: the photo, its stars and score, under them what the model finds wrong with it (the reason
+ * texts of the model's metadata, most severe first: [QualityScorerHelper.ScoreResult.reasons]), how long the
+ * model took and its raw outputs. For a model without the flaw output the reasons section stays hidden.
  */
 class DetailActivity : ComponentActivity() {
     private lateinit var binding: ActivityDetailBinding
@@ -40,7 +38,7 @@ class DetailActivity : ComponentActivity() {
             return
         }
         showScore(extras)
-        showReasons(extras.getStringArrayList(EXTRA_REASON_CODES).orEmpty())
+        showReasons(extras)
         loadPhoto(uri)
     }
 
@@ -68,10 +66,19 @@ class DetailActivity : ComponentActivity() {
         )
     }
 
-    private fun showReasons(codes: List<String>) {
-        binding.reasonsTitle.isVisible = codes.isNotEmpty()
-        binding.reasonsText.isVisible = codes.isNotEmpty()
-        binding.reasonsText.text = codes.joinToString("\n") { "• " + FlawReasonText.textOrCode(it) }
+    private fun showReasons(extras: Bundle) {
+        val texts = extras.getStringArrayList(EXTRA_REASON_TEXTS).orEmpty()
+        val flawRaw = extras.getIntegerArrayList(EXTRA_FLAW_RAW).orEmpty()
+        val checked = flawRaw.isNotEmpty() // the model has the flaw output: an empty list means no flaw found
+        binding.reasonsTitle.isVisible = checked
+        binding.reasonsText.isVisible = checked
+        binding.reasonsText.text = if (texts.isEmpty()) {
+            getString(R.string.detail_no_reasons)
+        } else {
+            texts.joinToString("\n") { getString(R.string.reason_item, it) }
+        }
+        binding.flawRawText.isVisible = checked
+        binding.flawRawText.text = getString(R.string.detail_flaw_raw, flawRaw.joinToString(", "))
     }
 
     private fun loadPhoto(uri: Uri) {
@@ -109,15 +116,17 @@ class DetailActivity : ComponentActivity() {
         private const val EXTRA_PHOTO_HEIGHT = "dev.iqlite.demo.PHOTO_HEIGHT"
         private const val EXTRA_INPUT_SIZE = "dev.iqlite.demo.INPUT_SIZE"
 
-        /** Flaw reason codes (`dev.iqlite.core.FlawReasonText` codes, e.g. from the Python scorer's CSV). */
-        const val EXTRA_REASON_CODES = "dev.iqlite.demo.REASON_CODES"
+        /** The texts of the reasons that fired, most severe first. */
+        private const val EXTRA_REASON_TEXTS = "dev.iqlite.demo.REASON_TEXTS"
+
+        /** The raw flaw statistics; empty for a model without the flaw output. */
+        private const val EXTRA_FLAW_RAW = "dev.iqlite.demo.FLAW_RAW"
 
         fun intent(
             context: Context,
             uri: Uri,
             result: QualityScorerHelper.ScoreResult,
             delegateLabel: String,
-            reasonCodes: List<String> = emptyList(),
         ): Intent = Intent(context, DetailActivity::class.java)
             .putExtra(EXTRA_URI, uri)
             .putExtra(EXTRA_SCORE, result.score)
@@ -131,6 +140,7 @@ class DetailActivity : ComponentActivity() {
             .putExtra(EXTRA_PHOTO_WIDTH, result.photoWidth)
             .putExtra(EXTRA_PHOTO_HEIGHT, result.photoHeight)
             .putExtra(EXTRA_INPUT_SIZE, result.inputSize)
-            .putStringArrayListExtra(EXTRA_REASON_CODES, ArrayList(reasonCodes))
+            .putStringArrayListExtra(EXTRA_REASON_TEXTS, ArrayList(result.reasons.map { it.text }))
+            .putIntegerArrayListExtra(EXTRA_FLAW_RAW, ArrayList(result.flawRaw))
     }
 }

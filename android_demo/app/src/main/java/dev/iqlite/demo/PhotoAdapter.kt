@@ -10,7 +10,10 @@ import androidx.recyclerview.widget.RecyclerView
 import dev.iqlite.core.ScoreScale
 import dev.iqlite.demo.databinding.ItemPhotoBinding
 
-/** The grid of photos: thumbnail, half-star rating and score, or why the photo could not be scored. */
+/**
+ * The grid of photos: thumbnail, half-star rating and score, and under them what the model finds wrong with the
+ * photo (the reason texts of the model's metadata, most severe first), or why the photo could not be scored.
+ */
 class PhotoAdapter(private val onOpen: (PhotoItem) -> Unit) :
     ListAdapter<PhotoItem, PhotoAdapter.PhotoViewHolder>(DIFF) {
 
@@ -34,11 +37,22 @@ class PhotoAdapter(private val onOpen: (PhotoItem) -> Unit) :
                 binding.rating.visibility = View.VISIBLE
                 binding.rating.rating = result.stars.toFloat()
                 binding.scoreText.text = context.getString(R.string.score_value, score)
-                binding.root.contentDescription = context.getString(R.string.score_value, score)
+                val reasons = result.reasons.joinToString("\n") { context.getString(R.string.reason_item, it.text) }
+                binding.reasonsText.isVisible = reasons.isNotEmpty()
+                binding.reasonsText.text = reasons
+                val scoreDescription = context.getString(R.string.score_value, score)
+                binding.root.contentDescription = if (result.reasons.isEmpty()) {
+                    scoreDescription
+                } else {
+                    val texts = result.reasons.joinToString(". ") { it.text }
+                    context.getString(R.string.tile_description_reasons, scoreDescription, texts)
+                }
             } else {
                 binding.rating.visibility = View.INVISIBLE
                 binding.rating.rating = 0f
                 binding.scoreText.text = if (item.isScoring) context.getString(R.string.scoring) else ""
+                binding.reasonsText.isVisible = false
+                binding.reasonsText.text = ""
                 binding.root.contentDescription = null
             }
             binding.errorText.isVisible = item.error != null

@@ -7,6 +7,7 @@ import android.os.Build
 import android.os.SystemClock
 import android.util.Log
 import dev.iqlite.core.ExifOrientation
+import dev.iqlite.core.FlawReasons
 import dev.iqlite.core.ModelMetadata
 import dev.iqlite.core.Quantization
 import dev.iqlite.core.Resizer
@@ -31,10 +32,13 @@ import org.tensorflow.lite.nnapi.NnApiDelegate
  * 1. decode to 8-bit RGB, transparency over white, EXIF orientation applied ([PhotoDecoder]);
  * 2. resize the whole photo to S x S with Pillow's antialiased BILINEAR, bit for bit (`dev.iqlite.core.Resizer`);
  * 3. feed the uint8 RGB bytes as they are (row-major HWC, no normalization);
- * 4. dequantize the uint8 output with the model's own scale and zero point (`dev.iqlite.core.Quantization`).
+ * 4. dequantize the uint8 output with the model's own scale and zero point (`dev.iqlite.core.Quantization`);
+ * 5. when the model has the flaw output (`flaw_statistics`, named by its metadata), turn its uint8 values into
+ *    flaw reasons with the thresholds and texts of the model's metadata (`dev.iqlite.core.FlawReasons`, the
+ *    rule of the Python scorer's `export score --reasons`).
  *
- * S and the output quantization come from the model file itself (`dev.iqlite.core.ModelMetadata`), so a
- * retrained model with another input size drops in without code changes.
+ * S, the output quantizations and the flaw thresholds come from the model file itself
+ * (`dev.iqlite.core.ModelMetadata`), so a retrained or recalibrated model drops in without code changes.
  *
  * Not thread-safe: create, use and [close] one instance on one thread (the app uses a single-thread dispatcher).
  */
@@ -69,8 +73,11 @@ class QualityScorerHelper private constructor(
     /** A photo made ready for the model: the decoded upright photo and the S x S x 3 input bytes. */
     class PreparedInput(val photo: DecodedPhoto, val input: ByteArray)
 
-    /** One interpreter run: the raw uint8 output and the time [Interpreter.run] took. */
-    data class RawOutput(val raw: Int, val inferenceNanos: Long)
+    /**
+     * One interpreter run: the raw uint8 score, the raw uint8 flaw statistics (empty for a model without the
+     * flaw output) and the time the run took.
+     */
+    data class RawOutput(val raw: Int, val flawRaw: List<Int>, val inferenceNanos: Long)
 
     /** The score of one photo and how it was obtained. */
     data class ScoreResult(
@@ -84,6 +91,13 @@ class QualityScorerHelper private constructor(
         val rawOutput: Int,
         val outputScale: Float,
         val outputZeroPoint: Long,
+        /**
+         * What the model finds wrong with the photo, most severe first, each with its text from the model's
+         * metadata; empty when nothing fires or the model has no flaw output.
+         */
+        val reasons: List<FlawReasons.Reason>,
+        /** The raw uint8 flaw statistics the reasons come from (empty for a model without the flaw output). */
+        val flawRaw: List<Int>,
         val inferenceMs: Double,
         /** Decode, orientation and resize. */
         val preprocessMs: Double,
@@ -101,14 +115,24 @@ class QualityScorerHelper private constructor(
     /** Raw uint8 output to score: `scale * (raw - zeroPoint)`. */
     val outputQuantization: Quantization = metadata.outputQuantization()
 
+    /** The flaw output and the thresholds and texts of the model's metadata; null for a model without them. */
+    val flawReasons: FlawReasons? = FlawReasons.fromMetadata(metadata)
+
     private val inputBuffer: ByteBuffer =
         ByteBuffer.allocateDirect(inputSize * inputSize * CHANNELS).order(ByteOrder.nativeOrder())
-    private val outputBuffer: ByteBuffer = ByteBuffer.allocateDirect(1).order(ByteOrder.nativeOrder())
     private var closed = false
 
     init {
         checkLiveTensors()
     }
+
+    /** One buffer per model output, in LiteRT's output order, each the size of its tensor. */
+    private val outputBuffers: List<ByteBuffer> = List(interpreter.outputTensorCount) { index ->
+        ByteBuffer.allocateDirect(interpreter.getOutputTensor(index).numBytes()).order(ByteOrder.nativeOrder())
+    }
+
+    /** Output index to its buffer, as [Interpreter.runForMultipleInputsOutputs] takes them. */
+    private val outputMap: Map<Int, Any> = outputBuffers.withIndex().associate { (index, buffer) -> index to buffer }
 
     /** Scores the photo at [uri]: decode, orient, resize, run, dequantize. Throws [ImageDecodeException]. */
     fun score(resolver: ContentResolver, uri: Uri): ScoreResult =
@@ -121,6 +145,7 @@ class QualityScorerHelper private constructor(
         val preprocessNanos = SystemClock.elapsedRealtimeNanos() - start
         val output = run(prepared.input)
         val score = outputQuantization.score(output.raw)
+        val reasons = flawReasons?.evaluate(output.flawRaw.toIntArray()).orEmpty()
         val photo = prepared.photo
         val turned = ExifOrientation.swapsDimensions(photo.orientation)
         return ScoreResult(
@@ -130,6 +155,8 @@ class QualityScorerHelper private constructor(
             rawOutput = output.raw,
             outputScale = outputQuantization.scale,
             outputZeroPoint = outputQuantization.zeroPoint,
+            reasons = reasons,
+            flawRaw = output.flawRaw,
             inferenceMs = output.inferenceNanos / NANOS_PER_MS,
             preprocessMs = preprocessNanos / NANOS_PER_MS,
             photoWidth = if (turned) photo.fileHeight else photo.fileWidth,
@@ -147,7 +174,10 @@ class QualityScorerHelper private constructor(
         return PreparedInput(photo, input)
     }
 
-    /** Runs the model on S x S x 3 uint8 RGB bytes and returns the raw output with the inference time. */
+    /**
+     * Runs the model on S x S x 3 uint8 RGB bytes and returns the raw outputs (the score's, and the flaw
+     * statistics' when the model has them) with the inference time.
+     */
     fun run(input: ByteArray): RawOutput {
         check(!closed) { "QualityScorerHelper is closed" }
         require(input.size == inputBuffer.capacity()) {
@@ -156,11 +186,19 @@ class QualityScorerHelper private constructor(
         inputBuffer.clear()
         inputBuffer.put(input)
         inputBuffer.rewind()
-        outputBuffer.clear()
+        outputBuffers.forEach { it.clear() }
         val start = SystemClock.elapsedRealtimeNanos()
-        interpreter.run(inputBuffer, outputBuffer)
+        interpreter.runForMultipleInputsOutputs(arrayOf<Any>(inputBuffer), outputMap)
         val nanos = SystemClock.elapsedRealtimeNanos() - start
-        return RawOutput(outputBuffer.get(0).toInt() and 0xFF, nanos)
+        val raw = outputBuffers[0].get(0).toInt() and 0xFF
+        val flaws = flawReasons
+        val flawRaw = if (flaws == null) {
+            emptyList()
+        } else {
+            val buffer = outputBuffers[flaws.outputIndex()]
+            List(flaws.size()) { buffer.get(it).toInt() and 0xFF }
+        }
+        return RawOutput(raw, flawRaw, nanos)
     }
 
     override fun close() {
@@ -190,6 +228,23 @@ class QualityScorerHelper private constructor(
         check(sameQuantization) {
             "LiteRT reports output scale ${quantization.scale} zero point ${quantization.zeroPoint}, " +
                 "the file parser read $outputQuantization"
+        }
+        check(interpreter.outputTensorCount == metadata.outputs().size) {
+            "LiteRT reports ${interpreter.outputTensorCount} outputs, the file parser read ${metadata.outputs().size}"
+        }
+        val flaws = flawReasons ?: return
+        val flawTensor = interpreter.getOutputTensor(flaws.outputIndex())
+        check(flawTensor.dataType() == DataType.UINT8 && flawTensor.numElements() == flaws.size()) {
+            "LiteRT reports flaw output ${flawTensor.shape().contentToString()} ${flawTensor.dataType()}, " +
+                "expected ${flaws.size()} UINT8 values"
+        }
+        val flawQuantization = flawTensor.quantizationParams()
+        check(
+            flawQuantization.scale == flaws.quantization().scale &&
+                flawQuantization.zeroPoint.toLong() == flaws.quantization().zeroPoint,
+        ) {
+            "LiteRT reports flaw output scale ${flawQuantization.scale} zero point ${flawQuantization.zeroPoint}, " +
+                "the file parser read ${flaws.quantization()}"
         }
     }
 

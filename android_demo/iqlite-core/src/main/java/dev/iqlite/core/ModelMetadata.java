@@ -5,8 +5,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.json.JSONException;
 import org.json.JSONObject;
@@ -15,6 +17,9 @@ import org.json.JSONObject;
  * What the app needs to know about a .tflite model, read from the file's bytes without any TFLite or
  * flatbuffers library: the input and output tensors (shape, type, quantization) and the embedded TFLite
  * metadata (name, version, ..., the input's normalization and the "iqlite" custom JSON).
+ *
+ * <p>Output 0 is the score. A model may have more outputs after it: the shipped one has a second,
+ * {@code flaw_statistics}, which {@link FlawReasons} reads with the thresholds and texts of the metadata.
  *
  * <p>Field slots follow the schemas' declaration order: the TFLite model schema ({@code schema.fbs};
  * {@code ai_edge_litert.schema_py_generated} shows it) and the TFLite metadata schema 1.5.0
@@ -71,6 +76,15 @@ public final class ModelMetadata {
             return shape.clone();
         }
 
+        /** How many values the tensor holds: the product of its shape (1 for a scalar). */
+        public long numElements() {
+            long n = 1;
+            for (int d : shape) {
+                n *= d;
+            }
+            return n;
+        }
+
         @Override
         public String toString() {
             return name + " " + Arrays.toString(shape) + " " + type
@@ -79,7 +93,8 @@ public final class ModelMetadata {
     }
 
     private final TensorInfo input;
-    private final TensorInfo output;
+    /** Every output of the main subgraph, in the model's order: index i is LiteRT's output i. */
+    private final List<TensorInfo> outputs;
     private final boolean hasMetadata;
     private final String name, description, version, author, license, minParserVersion;
     private final String inputColorSpace;
@@ -89,9 +104,9 @@ public final class ModelMetadata {
     /** The parsed "iqlite" JSON, or null when absent or not a JSON object; never handed out (it is mutable). */
     private final JSONObject iqlite;
 
-    private ModelMetadata(TensorInfo input, TensorInfo output, MetadataFields m) {
+    private ModelMetadata(TensorInfo input, List<TensorInfo> outputs, MetadataFields m) {
         this.input = input;
-        this.output = output;
+        this.outputs = Collections.unmodifiableList(outputs);
         this.hasMetadata = m != null;
         MetadataFields f = m != null ? m : new MetadataFields();
         this.name = f.name;
@@ -147,12 +162,15 @@ public final class ModelMetadata {
         int tensors = fb.vector(graph, SUBGRAPH_TENSORS);
         int[] inputs = fb.ints(fb.vector(graph, SUBGRAPH_INPUTS));
         int[] outputs = fb.ints(fb.vector(graph, SUBGRAPH_OUTPUTS));
-        if (inputs.length != 1 || outputs.length != 1) {
-            throw new IllegalArgumentException("expected a model with one input and one output, found "
+        if (inputs.length != 1 || outputs.length < 1) {
+            throw new IllegalArgumentException("expected a model with one input and at least one output, found "
                     + inputs.length + " and " + outputs.length);
         }
         TensorInfo input = tensor(fb, tensors, inputs[0]);
-        TensorInfo output = tensor(fb, tensors, outputs[0]);
+        List<TensorInfo> outputTensors = new ArrayList<>(outputs.length);
+        for (int index : outputs) {
+            outputTensors.add(tensor(fb, tensors, index));
+        }
         MetadataFields metadata = null;
         int entries = fb.vector(root, MODEL_METADATA);
         for (int i = 0, n = fb.length(entries, 4); i < n; i++) {
@@ -163,7 +181,7 @@ public final class ModelMetadata {
                 break;
             }
         }
-        return new ModelMetadata(input, output, metadata);
+        return new ModelMetadata(input, outputTensors, metadata);
     }
 
     private static TensorInfo tensor(FlatBufferReader fb, int tensors, int index) {
@@ -275,8 +293,24 @@ public final class ModelMetadata {
         return input;
     }
 
+    /** The score output: output 0. */
     public TensorInfo output() {
-        return output;
+        return outputs.get(0);
+    }
+
+    /** Every output, in the model's order (index i is LiteRT's {@code getOutputTensor(i)}); output 0 is the score. */
+    public List<TensorInfo> outputs() {
+        return outputs;
+    }
+
+    /** The index of the output named {@code name}, or -1 when the model has none of that name. */
+    public int outputIndex(String name) {
+        for (int i = 0; i < outputs.size(); i++) {
+            if (outputs.get(i).name != null && outputs.get(i).name.equals(name)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** S of the input shape [1, S, S, 3]; IllegalStateException for any other input shape. */
@@ -290,6 +324,7 @@ public final class ModelMetadata {
 
     /** How to turn the raw output into stars; IllegalStateException for a model with an unquantized output. */
     public Quantization outputQuantization() {
+        TensorInfo output = output();
         if (output.quantization == null) {
             throw new IllegalStateException("the model's output " + output + " is not quantized");
         }
@@ -299,7 +334,9 @@ public final class ModelMetadata {
     /**
      * Checks the contract the app is written against and says what is wrong otherwise: one uint8 RGB
      * image [1, S, S, 3] in (raw 0–255: scale 1 and zero point 0, or no quantization), one uint8 value out
-     * with a quantization, and, where the model has iqlite metadata, its image_size equal to S.
+     * with a quantization as output 0, where the model has iqlite metadata its image_size equal to S, and
+     * where that metadata has a flaw_reasons block, a sound one ({@link FlawReasons#fromMetadata}). Further
+     * outputs that no flaw_reasons block names are allowed: the app sizes a buffer for them and ignores them.
      */
     public void checkAppContract() {
         int size = imageSize();
@@ -310,17 +347,19 @@ public final class ModelMetadata {
         if (q != null && (q.scale != 1.0f || q.zeroPoint != 0)) {
             throw new IllegalStateException("expected raw 0-255 input (scale 1, zero point 0), found " + input);
         }
-        int outputs = 1;
-        for (int d : output.shape) {
-            outputs *= d;
-        }
-        if (!"uint8".equals(output.type) || outputs != 1) {
+        TensorInfo output = output();
+        if (!"uint8".equals(output.type) || output.numElements() != 1) {
             throw new IllegalStateException("expected one uint8 output value, found " + output);
         }
         outputQuantization();
         Integer stated = metadataImageSize();
         if (stated != null && stated != size) {
             throw new IllegalStateException("the metadata says image_size " + stated + ", the model's input is " + size);
+        }
+        try {
+            FlawReasons.fromMetadata(this);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException(e.getMessage(), e);
         }
     }
 

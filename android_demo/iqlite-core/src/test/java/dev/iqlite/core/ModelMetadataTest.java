@@ -56,6 +56,24 @@ class ModelMetadataTest {
     }
 
     @Test
+    void outputsInTheModelsOrderScoreFirst() throws JSONException {
+        assertEquals(2, meta.outputs().size());
+        assertEquals(meta.output(), meta.outputs().get(0));
+        assertEquals(0, meta.outputIndex("StatefulPartitionedCall:0"));
+        assertEquals(-1, meta.outputIndex("no such output"));
+        assertEquals(1L, meta.output().numElements());
+        ModelMetadata.TensorInfo flaws = meta.outputs().get(1);
+        String named = meta.iqlite().getJSONObject("flaw_reasons").getString("output");
+        assertEquals(named, flaws.name);
+        assertEquals(1, meta.outputIndex(named));
+        assertEquals("uint8", flaws.type);
+        assertEquals(2, flaws.shape().length);
+        assertEquals(1, flaws.shape()[0]);
+        assertNotNull(flaws.quantization);
+        assertThrows(UnsupportedOperationException.class, () -> meta.outputs().clear());
+    }
+
+    @Test
     void embeddedMetadata() {
         assertTrue(meta.hasMetadata());
         assertEquals("iqlite photo quality", meta.name());
