@@ -10,6 +10,8 @@ Two independently written families of strong flaws, one per set, so the check do
 fitted to one implementation of a flaw: `CALIBRATION_FLAWS` (and the project's graded distortions, levels
 1–4, `iqlite.training.data.distortions`) for calibration, `CHECK_FLAWS` for the check (different formulas,
 strengths and noise models, as a user's own code would be). Each flaw names the reason that should fire.
+
+    python -m benchmarks.flaw_photo_sets          # list both sets and both families of flaws
 """
 
 from __future__ import annotations
@@ -145,3 +147,15 @@ CHECK_FLAWS: dict[str, Flaw] = {
     "flat_fog_0.7": ("low_contrast", lambda a, rng: _u8(0.3 * a + 0.7 * 200)),
     "flat_0.2_grey": ("low_contrast", lambda a, rng: _contrast(a, 0.2, 128.0)),
 }
+
+
+def main() -> int:
+    for title, photos in (("check", check_photos()), ("calibration", calibration_photos() + kodak_photos())):
+        print(f"{title}: {len(photos)} photos, e.g. {', '.join(p.name for p in photos[:3])}")
+    for title, flaws in (("calibration flaws", CALIBRATION_FLAWS), ("check flaws", CHECK_FLAWS)):
+        print(f"{title}: " + ", ".join(f"{name} ({reason})" for name, (reason, _) in flaws.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

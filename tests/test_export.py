@@ -143,7 +143,8 @@ def test_int8_file_is_within_budget_with_a_fixed_uint8_interface(exported):
     assert report["size_bytes"] == size and report["kind"] == "int8"
     assert report["representative_images"] == len(TRAINING)
     interpreter = Interpreter(model_path=str(exported.int8))
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    (inp,), (out, flaws) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert flaws["name"] == "flaw_statistics" and list(flaws["shape"]) == [1, 5] and flaws["dtype"] == np.uint8
     assert list(inp["shape"]) == [1, SIZE, SIZE, 3] and list(inp["shape_signature"]) == [1, SIZE, SIZE, 3]
     assert inp["dtype"] == np.uint8 and inp["quantization"] == (1.0, 0)  # the app feeds raw pixel bytes
     assert out["dtype"] == np.uint8

@@ -74,7 +74,8 @@ def qat_export(tmp_path_factory) -> QATExport:
 
 def test_qat_model_keeps_the_app_contract(qat_export):
     interpreter = Interpreter(model_path=str(qat_export.out))
-    (inp,), (out,) = interpreter.get_input_details(), interpreter.get_output_details()
+    (inp,), (out, flaws) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert flaws["name"] == "flaw_statistics" and list(flaws["shape"]) == [1, 5] and flaws["dtype"] == np.uint8
     assert list(inp["shape"]) == [1, SIZE, SIZE, 3] and inp["dtype"] == np.uint8
     assert inp["quantization"] == (1.0, 0)  # the app feeds raw pixel bytes
     assert out["dtype"] == np.uint8 and out["quantization"][1] == 0

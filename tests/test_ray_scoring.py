@@ -85,7 +85,7 @@ def test_two_workers_give_exactly_the_plain_rows_on_a_mixed_folder(ray_instance,
     assert len(rows) == len(plain_rows) == 16
     errors = {Path(r["path"]).name: r["error"] for r in rows if r["error"]}
     assert errors["missing.jpg"] == "file not found" and errors["empty.png"] == "empty file"
-    assert "not a recognised image format" in errors["broken.jpg"] and "no flaw reasons" in errors["tiny.png"]
+    assert "not a recognised image format" in errors["broken.jpg"] and "no subject reason" in errors["tiny.png"]
     assert any(r["path"].endswith("caf\\xe9.png") and r["score"] for r in rows)
     assert (summary.scored, summary.failed, summary.skipped) == (13, 3, 1)
     assert summary.processed == 15 and summary.resumed == 0  # the file listed twice was scored once
