@@ -20,7 +20,7 @@ from iqlite.export.flaw_graph import (
     flaw_statistics_model,
 )
 from iqlite.export.graph_merge import MergeError, keep_outputs, merge_outputs
-from iqlite.export.metadata import ModelInfo, embed_metadata, read_metadata
+from iqlite.export.metadata import ModelInfo, embed_metadata, format_metadata, read_metadata
 from iqlite.export.score import score_files
 from iqlite.export.tflite_export import convert_full_int8, raw_outputs, with_metadata
 from iqlite.export.tflite_runner import TFLiteScorer
@@ -166,6 +166,9 @@ def test_the_merge_refuses_models_that_read_different_inputs(score_int8, photos)
 def test_the_metadata_carries_the_reasons_and_the_scorer_reads_them(shipped_like, photos):
     custom = read_metadata(shipped_like.read_bytes())["custom_metadata"]["iqlite"]
     assert custom["flaw_reasons"] == flaw_reasons_spec()
+    text = format_metadata(read_metadata(shipped_like.read_bytes()))  # what `export info` prints
+    assert "flaw reasons (output flaw_statistics" in text
+    assert all(f"{code}: {statistic}" in text for code, (statistic, _) in REASON_STATISTICS.items())
     info = ModelInfo.from_metadata(read_metadata(shipped_like.read_bytes()))
     assert [t.name for t in info.output_tensors] == ["score", FLAW_OUTPUT_META.name]
     scorer = TFLiteScorer(shipped_like)

@@ -564,9 +564,22 @@ def format_metadata(metadata: dict) -> str:
             f"training data: {_compact(iqlite.get('training_data'))}",
             f"metrics: {_compact(iqlite.get('metrics'))}",
         ]
+        lines += _flaw_lines(iqlite.get("flaw_reasons"))
     lines += [f"custom metadata {name!r}: {_compact(value)}" for name, value in custom.items()
               if name != CUSTOM_METADATA_NAME]
     return "\n".join(lines)
+
+
+def _flaw_lines(spec: object) -> list[str]:
+    """The flaw reasons a model names from its flaw output: each reason's column, side and threshold."""
+    if not isinstance(spec, dict) or not isinstance(spec.get("reasons"), list):
+        return []
+    lines = [f"flaw reasons (output {spec.get('output')}; Python only: {', '.join(spec.get('python_only') or [])}):"]
+    for entry in spec["reasons"]:
+        if isinstance(entry, dict):
+            lines.append(f"  {entry.get('code')}: {entry.get('statistic')} (column {entry.get('index')}) "
+                         f"{entry.get('fires_when')} {entry.get('threshold')}, severe at {entry.get('severe')}")
+    return lines
 
 
 def _output_line(q: dict | None, unit: str) -> str:
