@@ -18,9 +18,9 @@ import org.json.JSONObject;
  *
  * <p>The model's "iqlite" custom metadata has a {@code flaw_reasons} block (format 1):
  * <pre>
- * {"format": 1, "output": "flaw_statistics", "statistics": ["brightness", ...],
- *  "reasons": [{"code": "too_dark", "text": "Too dark: ...", "statistic": "brightness", "index": 0,
- *               "fires_when": "below", "threshold": 0.24, "severe": 0.15}, ...],
+ * {"format": 1, "output": "flaw_statistics", "statistics": ["underexposure", ...],
+ *  "reasons": [{"code": "too_dark", "text": "Too dark: ...", "statistic": "underexposure", "index": 0,
+ *               "fires_when": "above", "threshold": 0.93, "severe": 0.96}, ...],
  *  "rule": "...", "python_only": ["subject_not_distinct"]}
  * </pre>
  * {@code output} names one of the model's outputs: a quantized uint8 tensor with one value per statistic.
@@ -57,7 +57,7 @@ public final class FlawReasons {
         public final double severity;
         /** The statistic the reason reads, dequantized. */
         public final double value;
-        /** The statistic's name ("brightness"), or null when the spec does not say. */
+        /** The statistic's name ("underexposure"), or null when the spec does not say. */
         public final String statistic;
         public final double threshold;
 
