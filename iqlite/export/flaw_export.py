@@ -26,11 +26,12 @@ from iqlite.export.tflite_export import (
     check_inputs_are_raw_pixels,
     convert_full_int8,
     raw_outputs,
+    sampled_model_inputs,
     save_tflite,
     with_metadata,
 )
 from iqlite.training.core.errors import InputError, UserError
-from iqlite.training.core.images import ImageLoadError, list_images, load_for_model, resize_for_model
+from iqlite.training.core.images import list_images, resize_for_model
 from iqlite.training.data.distortions import distort
 from iqlite.training.flaws.model_flaws import FLAW_OUTPUT as SPEC_OUTPUT
 from iqlite.training.flaws.model_flaws import STATISTICS, flaw_reasons_spec, load_model_flaws
@@ -120,16 +121,7 @@ def add_flaw_reasons_to_file(model: str | os.PathLike, images_dir: str | os.Path
     if len(info.output_tensors) != 1:
         raise InputError(f"{model} has {len(info.output_tensors)} outputs; flaw statistics go beside a photo "
                          "model's single score output")
-    size = int(info.image_size or 0)
-    names = list_images(images_dir)
-    if len(names) > photos:
-        names = [names[i] for i in np.sort(np.random.default_rng(seed).choice(len(names), photos, replace=False))]
-    images = []
-    for name in names:
-        try:
-            images.append(load_for_model(name, size))
-        except ImageLoadError as err:
-            log(f"skipped {err}")
+    images = sampled_model_inputs(list_images(images_dir), int(info.image_size or 0), photos, seed, log)
     if not images:
         raise InputError(f"{images_dir}: no photo loaded to calibrate the flaw statistics")
     rep = np.stack(images)

@@ -54,6 +54,7 @@ __all__ = [
     "load_run",
     "quantize_int8",
     "representative_images",
+    "sampled_model_inputs",
     "save_tflite",
     "with_metadata",
 ]
@@ -149,21 +150,29 @@ def representative_images(run_dir: str | os.PathLike, images_dir: str | os.PathL
     names = training_names(run / SPLIT_FILE)
     if not names:
         raise ExportError(f"{run / SPLIT_FILE} lists no training photos")
-    if len(names) > n:
-        pick = np.sort(np.random.default_rng(seed).choice(len(names), size=n, replace=False))
-        names = [names[i] for i in pick]
+    images = sampled_model_inputs([resolve_image_path(images_dir, name) for name in names], image_size, n, seed, log)
+    if not images:
+        raise ExportError(f"none of the {min(n, len(names))} training photos in {run / SPLIT_FILE} loaded from "
+                          f"{images_dir}; pass the folder the run was trained from with --images")
+    return np.stack(images)
+
+
+def sampled_model_inputs(paths: list[Path], image_size: int, n: int, seed: int = 0,
+                         log: Callable[[str], None] = print) -> list[np.ndarray]:
+    """A fixed seeded sample of up to `n` of `paths` (kept in order), loaded as model inputs; a photo that no
+    longer loads is skipped and said so (the caller decides whether none loading is an error)."""
+    if len(paths) > n:
+        pick = np.sort(np.random.default_rng(seed).choice(len(paths), size=n, replace=False))
+        paths = [paths[i] for i in pick]
     images, failed = [], []
-    for name in names:
+    for path in paths:
         try:
-            images.append(load_for_model(resolve_image_path(images_dir, name), image_size))
+            images.append(load_for_model(path, image_size))
         except ImageLoadError as err:
             failed.append(err)
     if failed:
-        log(f"representative photos: skipped {len(failed)} of {len(names)} that did not load, e.g. {failed[0]}")
-    if not images:
-        raise ExportError(f"none of the {len(names)} training photos in {run / SPLIT_FILE} loaded from "
-                          f"{images_dir}; pass the folder the run was trained from with --images")
-    return np.stack(images)
+        log(f"representative photos: skipped {len(failed)} of {len(paths)} that did not load, e.g. {failed[0]}")
+    return images
 
 
 def quantize_int8(model: keras.Model, representative: np.ndarray, info: ModelInfo | None = None, *,
